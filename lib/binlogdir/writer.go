@@ -1,0 +1,211 @@
+package binlogdir
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Writer appends events received from a source to the active file of a
+// directory. It checks every event before it writes it: the end position
+// must follow on from the file's size (no gap, no duplicate) and the
+// checksum must hold. Writes are buffered; Sync makes them durable.
+type Writer struct {
+	Dir  string
+	Name string // the active file; "" before the first one
+
+	Tracker  *Tracker
+	Size     int64 // bytes appended, buffered or not
+	Boundary int64 // the end of the last whole transaction
+	Synced   int64 // bytes fsync'd
+
+	f  *os.File
+	bw *bufio.Writer
+	fd FormatDescription
+}
+
+// NewWriter makes a writer for dir whose GTIDs go into tr.
+func NewWriter(dir string, tr *Tracker) *Writer {
+	return &Writer{Dir: dir, Tracker: tr}
+}
+
+// Path is the path of the active file.
+func (w *Writer) Path() string { return filepath.Join(w.Dir, w.Name) }
+
+// IsOpen reports whether a file is open for appending.
+func (w *Writer) IsOpen() bool { return w.f != nil }
+
+// Open continues the active file name, which ends at size on a
+// transaction boundary (Repair made it so). A file that does not exist yet
+// is created when its FORMAT_DESCRIPTION arrives.
+func (w *Writer) Open(name string, size int64) error {
+	w.Name, w.Size, w.Boundary, w.Synced = name, size, size, size
+	if size <= int64(len(Magic)) {
+		w.Size, w.Boundary, w.Synced = int64(len(Magic)), int64(len(Magic)), int64(len(Magic))
+		return nil
+	}
+	s, err := OpenScanner(w.Path())
+	if err != nil {
+		return err
+	}
+	w.fd = s.FD
+	s.Close()
+	w.Tracker.Alg = w.fd.ChecksumAlg
+	f, err := os.OpenFile(w.Path(), os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Seek(size, 0); err != nil {
+		f.Close()
+		return err
+	}
+	w.f = f
+	w.bw = bufio.NewWriterSize(f, 1<<20)
+	return nil
+}
+
+// FormatDescription is the active file's FORMAT_DESCRIPTION.
+func (w *Writer) FormatDescription() FormatDescription { return w.fd }
+
+// Append writes one event that the source says belongs at the end of the
+// active file, and reports whether a transaction boundary follows it.
+func (w *Writer) Append(h Header, ev []byte) (bool, error) {
+	if w.f == nil {
+		if h.Type != FormatDescriptionEvent || w.Size != int64(len(Magic)) {
+			return false, w.corrupt(w.Size, fmt.Errorf("stream starts file %s with an event of type %d, not FORMAT_DESCRIPTION", w.Name, h.Type))
+		}
+		fd, err := ParseFormatDescription(ev)
+		if err != nil {
+			return false, w.corrupt(w.Size, err)
+		}
+		if err := w.create(); err != nil {
+			return false, err
+		}
+		w.fd = fd
+		w.Tracker.Alg = fd.ChecksumAlg
+	}
+	if err := checkEvent(h, ev, w.Size, w.fd.ChecksumAlg); err != nil {
+		return false, w.corrupt(w.Size, err)
+	}
+	if h.Type == FormatDescriptionEvent && w.Size == int64(len(Magic)) {
+		// The server clears the in-use flag when it sends the event; put
+		// it back while the file is being written, as the source's own
+		// file has it, so the two stay byte-identical. Complete clears it.
+		ev[17] |= FlagInUse
+	}
+	if _, err := w.bw.Write(ev); err != nil {
+		return false, fmt.Errorf("write %s: %w", w.Path(), err)
+	}
+	w.Size += int64(len(ev))
+	boundary := w.Tracker.Observe(h, ev)
+	if boundary {
+		w.Boundary = w.Size
+	}
+	return boundary, nil
+}
+
+func (w *Writer) create() error {
+	f, err := os.OpenFile(w.Path(), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		// Left over from a crash before its first event was durable
+		// (Repair removes those); anything else is not ours to overwrite.
+		return &CorruptError{Path: w.Path(), Pos: -1, Err: errors.New("file exists but the directory state does not know it")}
+	}
+	if err != nil {
+		return fmt.Errorf("create %s: %w", w.Path(), err)
+	}
+	w.f = f
+	w.bw = bufio.NewWriterSize(f, 1<<20)
+	if _, err := w.bw.WriteString(Magic); err != nil {
+		return fmt.Errorf("write %s: %w", w.Path(), err)
+	}
+	// The new name must survive a crash before the state mentions it.
+	return SyncDir(w.Dir)
+}
+
+// Flush hands buffered bytes to the kernel, where readers of the file see them.
+func (w *Writer) Flush() error {
+	if w.bw == nil {
+		return nil
+	}
+	if err := w.bw.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", w.Path(), err)
+	}
+	return nil
+}
+
+// Sync flushes and fsyncs the active file.
+func (w *Writer) Sync() error {
+	if w.f == nil || w.Synced == w.Size {
+		return nil
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", w.Path(), err)
+	}
+	w.Synced = w.Size
+	return nil
+}
+
+// Complete finishes the active file: clears its in-use flag, fsyncs and
+// closes it. The file is then byte-identical to the source's closed file.
+func (w *Writer) Complete() error {
+	if w.f == nil {
+		return nil
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	var flag [1]byte
+	if _, err := w.f.ReadAt(flag[:], int64(InUseFlagOffset)); err != nil {
+		return fmt.Errorf("read %s: %w", w.Path(), err)
+	}
+	flag[0] &^= FlagInUse
+	if _, err := w.f.WriteAt(flag[:], int64(InUseFlagOffset)); err != nil {
+		return fmt.Errorf("write %s: %w", w.Path(), err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", w.Path(), err)
+	}
+	w.Synced = w.Size
+	err := w.f.Close()
+	w.f, w.bw = nil, nil
+	return err
+}
+
+// Close stops writing the active file without completing it: it cuts off
+// an unfinished transaction, so the file ends on a boundary, and fsyncs.
+func (w *Writer) Close() error {
+	if w.f == nil {
+		return nil
+	}
+	err := w.Flush()
+	if err == nil && w.Size != w.Boundary {
+		if err = w.f.Truncate(w.Boundary); err == nil {
+			w.Size = w.Boundary
+		}
+	}
+	if err == nil {
+		err = w.f.Sync()
+		if err == nil {
+			w.Synced = w.Size
+		}
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	w.f, w.bw = nil, nil
+	if err != nil {
+		return fmt.Errorf("close %s: %w", w.Path(), err)
+	}
+	return nil
+}
+
+func (w *Writer) corrupt(pos int64, err error) error {
+	return &CorruptError{Path: w.Path(), Pos: pos, Err: err}
+}

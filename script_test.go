@@ -1,0 +1,48 @@
+package dr_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/dr-mysql/dr/lib/cli"
+	"github.com/dr-mysql/dr/lib/pull"
+)
+
+// commands are the six dr commands, run in-process by testscript through
+// the test binary, exactly as main runs them.
+var commands = map[string]func(args []string, io cli.IO) int{
+	pull.Name: pull.Main,
+}
+
+func TestMain(m *testing.M) {
+	mains := map[string]func(){}
+	for name, run := range commands {
+		mains[name] = func() { os.Exit(run(os.Args[1:], cli.Std())) }
+	}
+	testscript.Main(m, mains)
+}
+
+func TestScripts(t *testing.T) {
+	scripts, err := filepath.Abs("scripts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("PATH", scripts+string(os.PathListSeparator)+env.Getenv("PATH"))
+			// Each scenario has its own servers, under its work dir...
+			sb := filepath.Join(env.WorkDir, "sb")
+			env.Setenv("DR_SANDBOX_DIR", sb)
+			// ...but all share the template datadir they are copied from.
+			env.Setenv("DR_SANDBOX_TEMPLATE_DIR", os.TempDir())
+			env.Defer(func() { stopSandboxes(sb, env.Vars) })
+			return nil
+		},
+		Cmds: scriptCmds,
+	})
+}
