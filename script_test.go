@@ -20,8 +20,9 @@ var commands = map[string]func(args []string, io cli.IO) int{
 func TestMain(m *testing.M) {
 	mains := map[string]func(){}
 	for name, run := range commands {
-		mains[name] = func() { os.Exit(run(os.Args[1:], cli.Std())) }
+		mains[name] = func() { os.Exit(recordExit(run(os.Args[1:], cli.Std()))) }
 	}
+	mains["dr-test-commits"] = func() { os.Exit(commitLoop()) }
 	testscript.Main(m, mains)
 }
 
@@ -30,19 +31,25 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testbin, err := filepath.Abs("testdata/bin")
+	if err != nil {
+		t.Fatal(err)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
-			env.Setenv("PATH", scripts+string(os.PathListSeparator)+env.Getenv("PATH"))
+			env.Setenv("PATH", scripts+string(os.PathListSeparator)+testbin+string(os.PathListSeparator)+env.Getenv("PATH"))
 			// Each scenario has its own servers, under its work dir...
 			sb := filepath.Join(env.WorkDir, "sb")
 			env.Setenv("DR_SANDBOX_DIR", sb)
 			// ...but all share the template datadir they are copied from.
 			env.Setenv("DR_SANDBOX_TEMPLATE_DIR", os.TempDir())
+			env.Setenv(exitFileEnv, filepath.Join(env.WorkDir, ".exitcode"))
 			env.Defer(func() { stopSandboxes(sb, env.Vars) })
 			return nil
 		},
-		Cmds: scriptCmds,
+		Cmds:      scriptCmds,
+		Condition: scriptCondition,
 	})
 }

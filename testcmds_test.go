@@ -9,22 +9,29 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/dr-mysql/dr/lib/binlogdir"
+	"github.com/dr-mysql/dr/lib/position"
 )
 
 // scriptCmds are the testscript commands that drive real servers.
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	"sandbox-start": cmdSandboxStart,
-	"pulled-equal":  cmdPulledEqual,
-	"caught-up":     cmdCaughtUp,
-	"wait-file":     cmdWaitFile,
-	"kill-loop":     cmdKillLoop,
-	"flip-byte":     cmdFlipByte,
+	"sandbox-start":  cmdSandboxStart,
+	"pulled-equal":   cmdPulledEqual,
+	"caught-up":      cmdCaughtUp,
+	"wait-file":      cmdWaitFile,
+	"kill-loop":      cmdKillLoop,
+	"flip-byte":      cmdFlipByte,
+	"signal":         cmdSignal,
+	"exitcode":       cmdExitcode,
+	"append-garbage": cmdAppendGarbage,
+	"mount-tmpfs":    cmdMountTmpfs,
+	"gtids-covered":  cmdGTIDsCovered,
 }
 
 func stopSandboxes(dir string, vars []string) {
@@ -237,4 +244,142 @@ func cmdFlipByte(ts *testscript.TestScript, neg bool, args []string) {
 	b[0] ^= 0xff
 	_, err = f.WriteAt(b, off)
 	ts.Check(err)
+}
+
+// signal PIDFILE SIGNAL
+// sends SIGNAL (TERM, INT, USR1, KILL) to the process whose pid is the
+// first line of PIDFILE (a binlog directory's lock file holds its writer's).
+func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: signal PIDFILE SIGNAL")
+	}
+	b, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	ts.Check(err)
+	sig := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "USR1": syscall.SIGUSR1, "KILL": syscall.SIGKILL}[args[1]]
+	if sig == 0 {
+		ts.Fatalf("unknown signal %s", args[1])
+	}
+	ts.Check(syscall.Kill(pid, sig))
+}
+
+// mount-tmpfs DIR SIZE
+// mounts a tmpfs of SIZE (as mount takes it: 2m) on DIR for the rest of
+// the script. Guard it with [mount]: not every machine lets tests mount.
+func cmdMountTmpfs(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mount-tmpfs DIR SIZE")
+	}
+	dir := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(dir, 0o755))
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+args[1], "tmpfs", dir).CombinedOutput()
+	if err != nil {
+		ts.Fatalf("mount a tmpfs on %s: %v %s", dir, err, out)
+	}
+	ts.Defer(func() { exec.Command("umount", "-l", dir).Run() })
+}
+
+// gtids-covered DIR FILE
+// checks that every GTID listed in FILE (one a line) is in the GTID set
+// that DIR's state records.
+func cmdGTIDsCovered(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: gtids-covered DIR FILE")
+	}
+	st, err := binlogdir.ReadState(ts.MkAbs(args[0]))
+	ts.Check(err)
+	if st == nil {
+		ts.Fatalf("%s has no state", args[0])
+	}
+	set, err := position.ParseSet(position.Flavor(st.Source.Flavor), st.GTIDSet)
+	ts.Check(err)
+	b, err := os.ReadFile(ts.MkAbs(args[1]))
+	ts.Check(err)
+	n := 0
+	for _, line := range strings.Fields(string(b)) {
+		g, err := position.ParseGTID(set.Flavor(), line)
+		ts.Check(err)
+		if !set.Contains(g) {
+			ts.Fatalf("committed transaction %s is not in %s (pulled set %s)", g, args[0], set)
+		}
+		n++
+	}
+	if n == 0 {
+		ts.Fatalf("%s lists no GTIDs", args[1])
+	}
+	ts.Logf("%d committed GTIDs all pulled (set %s)", n, set)
+}
+
+// scriptCondition answers [mount]: whether this process may mount a tmpfs.
+func scriptCondition(cond string) (bool, error) {
+	if cond != "mount" {
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+	canMountOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "dr-mount-probe")
+		if err != nil {
+			return
+		}
+		defer os.Remove(dir)
+		if exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir).Run() == nil {
+			canMount = true
+			exec.Command("umount", dir).Run()
+		}
+	})
+	return canMount, nil
+}
+
+var (
+	canMountOnce sync.Once
+	canMount     bool
+)
+
+// append-garbage FILE N
+// appends N bytes that look like the start of an event and then stop, as
+// a write torn by a crash leaves them.
+func cmdAppendGarbage(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: append-garbage FILE N")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	f, err := os.OpenFile(ts.MkAbs(args[0]), os.O_WRONLY|os.O_APPEND, 0)
+	ts.Check(err)
+	defer f.Close()
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i * 7)
+	}
+	if n >= 13 {
+		// a header whose size runs past the end of the file
+		b[9], b[10], b[11], b[12] = 0, 0, 1, 0
+	}
+	_, err = f.Write(b)
+	ts.Check(err)
+}
+
+// exitFileEnv names the file where a dr command run by a scenario leaves
+// its exit status, for exitcode to check: testscript itself only tells
+// success from failure.
+const exitFileEnv = "DR_TEST_EXIT_FILE"
+
+func recordExit(code int) int {
+	if f := os.Getenv(exitFileEnv); f != "" {
+		os.WriteFile(f, []byte(strconv.Itoa(code)), 0o644)
+	}
+	return code
+}
+
+// exitcode N
+// checks the exit status of the last dr command the scenario ran.
+func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: exitcode N")
+	}
+	b, err := os.ReadFile(ts.Getenv(exitFileEnv))
+	ts.Check(err)
+	if got := strings.TrimSpace(string(b)); got != args[0] {
+		ts.Fatalf("exit status %s, want %s", got, args[0])
+	}
 }

@@ -207,7 +207,7 @@ func Repair(path string, from, durable int64, tr *Tracker) (Tail, error) {
 			return Tail{}, fmt.Errorf("truncate %s to %d: %w", path, end, err)
 		}
 		if err := f.Sync(); err != nil {
-			return Tail{}, fmt.Errorf("fsync %s: %w", path, err)
+			return Tail{}, pathErr("fsync", path, err)
 		}
 	}
 	return tail, nil

@@ -102,13 +102,13 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		}
 	}()
 	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return pathErr("write", path, err)
 	}
 	if err := f.Chmod(perm); err != nil {
 		return err
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", path, err)
+		return pathErr("fsync", path, err)
 	}
 	if err := f.Close(); err != nil {
 		return err
@@ -149,3 +149,13 @@ func (e *CorruptError) Error() string {
 }
 
 func (e *CorruptError) Unwrap() error { return e.Err }
+
+// pathErr says which operation on which file failed, unless err already
+// does (an *fs.PathError names both).
+func pathErr(op, path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", op, path, err)
+}

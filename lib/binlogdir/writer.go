@@ -97,7 +97,7 @@ func (w *Writer) Append(h Header, ev []byte) (bool, error) {
 		ev[17] |= FlagInUse
 	}
 	if _, err := w.bw.Write(ev); err != nil {
-		return false, fmt.Errorf("write %s: %w", w.Path(), err)
+		return false, pathErr("write", w.Path(), err)
 	}
 	w.Size += int64(len(ev))
 	boundary := w.Tracker.Observe(h, ev)
@@ -115,12 +115,12 @@ func (w *Writer) create() error {
 		return &CorruptError{Path: w.Path(), Pos: -1, Err: errors.New("file exists but the directory state does not know it")}
 	}
 	if err != nil {
-		return fmt.Errorf("create %s: %w", w.Path(), err)
+		return pathErr("create", w.Path(), err)
 	}
 	w.f = f
 	w.bw = bufio.NewWriterSize(f, 1<<20)
 	if _, err := w.bw.WriteString(Magic); err != nil {
-		return fmt.Errorf("write %s: %w", w.Path(), err)
+		return pathErr("write", w.Path(), err)
 	}
 	// The new name must survive a crash before the state mentions it.
 	return SyncDir(w.Dir)
@@ -132,7 +132,7 @@ func (w *Writer) Flush() error {
 		return nil
 	}
 	if err := w.bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", w.Path(), err)
+		return pathErr("write", w.Path(), err)
 	}
 	return nil
 }
@@ -146,7 +146,7 @@ func (w *Writer) Sync() error {
 		return err
 	}
 	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", w.Path(), err)
+		return pathErr("fsync", w.Path(), err)
 	}
 	w.Synced = w.Size
 	return nil
@@ -167,10 +167,10 @@ func (w *Writer) Complete() error {
 	}
 	flag[0] &^= FlagInUse
 	if _, err := w.f.WriteAt(flag[:], int64(InUseFlagOffset)); err != nil {
-		return fmt.Errorf("write %s: %w", w.Path(), err)
+		return pathErr("write", w.Path(), err)
 	}
 	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", w.Path(), err)
+		return pathErr("fsync", w.Path(), err)
 	}
 	w.Synced = w.Size
 	err := w.f.Close()

@@ -159,9 +159,11 @@ type Event struct {
 
 // Next reads the next event. It returns io.EOF when the source ends the
 // stream (NonBlock at the end of the binlog) and a *mysql.MyError when it
-// reports an error (1236: the position is gone, and the like).
-func (s *Stream) Next() (Event, error) {
-	p, err := s.readPacket()
+// reports an error (1236: the position is gone, and the like). The
+// packet is read into memory from alloc (nil: a new slice), so a caller
+// can hand out pieces of a reused buffer.
+func (s *Stream) Next(alloc func(n int) []byte) (Event, error) {
+	p, err := s.readPacket(alloc)
 	if err != nil {
 		return Event{}, err
 	}
@@ -194,31 +196,54 @@ func (s *Stream) Next() (Event, error) {
 // socket, so the caller can batch work until it is not.
 func (s *Stream) Buffered() bool { return s.r.Buffered() > 0 }
 
-func (s *Stream) readPacket() ([]byte, error) {
+func (s *Stream) readPacket(alloc func(n int) []byte) ([]byte, error) {
+	if alloc == nil {
+		alloc = func(n int) []byte { return make([]byte, n) }
+	}
+	if err := s.fill(4); err != nil {
+		return nil, err
+	}
+	n := int(s.hdr[0]) | int(s.hdr[1])<<8 | int(s.hdr[2])<<16
+	if n < maxPacketPayload {
+		out := alloc(n)
+		if err := s.read(out); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	// A payload of exactly 2^24-1 bytes continues in the next packet:
+	// that is how events larger than 16 MiB arrive.
 	var out []byte
 	for {
-		if s.cfg.ReadTimeout > 0 {
-			s.nc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
-		}
-		if _, err := io.ReadFull(s.r, s.hdr[:]); err != nil {
-			return nil, s.readErr(err)
-		}
-		n := int(s.hdr[0]) | int(s.hdr[1])<<8 | int(s.hdr[2])<<16
 		start := len(out)
-		if out == nil {
-			out = make([]byte, n)
-		} else {
-			out = append(out, make([]byte, n)...)
+		out = append(out, make([]byte, n)...)
+		if err := s.read(out[start:]); err != nil {
+			return nil, err
 		}
-		if _, err := io.ReadFull(s.r, out[start:]); err != nil {
-			return nil, s.readErr(err)
-		}
-		// A payload of exactly 2^24-1 bytes continues in the next packet:
-		// that is how events larger than 16 MiB arrive.
 		if n < maxPacketPayload {
 			return out, nil
 		}
+		if err := s.fill(4); err != nil {
+			return nil, err
+		}
+		n = int(s.hdr[0]) | int(s.hdr[1])<<8 | int(s.hdr[2])<<16
 	}
+}
+
+// fill reads a packet header into s.hdr.
+func (s *Stream) fill(n int) error { return s.read(s.hdr[:n]) }
+
+// read fills b from the stream. The read deadline is pushed forward only
+// when the socket must be read, not for bytes already buffered: a peer
+// that sends nothing for ReadTimeout is dead.
+func (s *Stream) read(b []byte) error {
+	if s.cfg.ReadTimeout > 0 && s.r.Buffered() < len(b) {
+		s.nc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
+	}
+	if _, err := io.ReadFull(s.r, b); err != nil {
+		return s.readErr(err)
+	}
+	return nil
 }
 
 func (s *Stream) readErr(err error) error {

@@ -453,3 +453,25 @@ func FuzzParseSet(f *testing.F) {
 		}
 	})
 }
+
+func TestUnion(t *testing.T) {
+	a := mustSet(t, MariaDB, "0-1-10,1-1-5")
+	a.Union(mustSet(t, MariaDB, "0-2-8,1-2-9,3-1-1"))
+	if got := a.String(); got != "0-1-10,1-2-9,3-1-1" {
+		t.Errorf("MariaDB union = %s", got)
+	}
+	m := mustSet(t, MySQL, uuidA+":1-5:10")
+	m.Union(mustSet(t, MySQL, uuidA+":6-9:t:1,"+uuidB+":3"))
+	if got, want := m.String(), uuidA+":1-10:t:1,"+uuidB+":3"; got != want {
+		t.Errorf("MySQL union = %s, want %s", got, want)
+	}
+	var z Set
+	z.Union(m)
+	if !z.Equal(m) {
+		t.Errorf("zero set union = %s", z.String())
+	}
+	m.Union(a)
+	if m.Err() == nil || m.String() != uuidA+":1-10:t:1,"+uuidB+":3" {
+		t.Errorf("mixed union: %v, %s", m.Err(), m.String())
+	}
+}

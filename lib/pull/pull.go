@@ -42,6 +42,7 @@ type puller struct {
 
 	stateFile string // what the state on disk says, to skip rewriting it
 	statePos  int64
+	lastSync  time.Time
 
 	pendingAck bool
 	ackFile    string
@@ -172,8 +173,9 @@ func (p *puller) run(ctx context.Context) error {
 func (p *puller) connect(ctx context.Context) (*client.Conn, *mysqlx.Server, error) {
 	conn, err := p.spec.Dial(ctx)
 	if err != nil {
-		if mysqlx.IsAuth(err) {
-			return nil, nil, cli.WithHint(cli.WithCode(cli.ExitIO, err), "check the user and password (--defaults-file, DR_PASSWORD)")
+		var ce *mysqlx.ConnError
+		if errors.As(err, &ce) && ce.Hint != "" {
+			return nil, nil, cli.WithHint(cli.WithCode(cli.ExitIO, err), ce.Hint)
 		}
 		return nil, nil, cli.WithCode(cli.ExitIO, err)
 	}
@@ -240,7 +242,10 @@ func (p *puller) prepare(conn *client.Conn, srv *mysqlx.Server, state *binlogdir
 	pos := int64(state.Pos)
 	path := filepath.Join(p.dir, state.File)
 	if _, err := os.Stat(path); err == nil {
-		tail, err := binlogdir.Repair(path, pos, pos, p.tr)
+		// Read the whole active file, not only what follows the durable
+		// position: it is the file a crash interrupted, and a byte flipped
+		// in it must stop the pull rather than be continued.
+		tail, err := binlogdir.Repair(path, 0, pos, p.tr)
 		if err != nil {
 			return classifyLocal(err)
 		}
@@ -365,28 +370,27 @@ func (p *puller) session(ctx context.Context, conn *client.Conn) error {
 	}
 	defer st.Close()
 
-	batches := make(chan []binlogstream.Event, 16)
+	batches := make(chan *batch, 16)
+	free := make(chan *batch, 16)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
-		var batch []binlogstream.Event
-		size := 0
+		b := newBatch(free)
 		for {
-			ev, err := st.Next()
+			ev, err := st.Next(b.alloc)
 			if err != nil {
-				if len(batch) > 0 {
-					batches <- batch
+				if len(b.events) > 0 {
+					batches <- b
 				}
 				readErr <- err
 				return
 			}
-			batch = append(batch, ev)
-			size += len(ev.Data)
+			b.events = append(b.events, ev)
 			// Hand over what the socket has delivered so far in one go:
 			// one channel operation per burst, not per event.
-			if !st.Buffered() || len(batch) >= 1024 || size >= 4<<20 || ev.NeedAck {
-				batches <- batch
-				batch, size = nil, 0
+			if !st.Buffered() || len(b.events) >= 4096 || b.full() || ev.NeedAck {
+				batches <- b
+				b = newBatch(free)
 			}
 		}
 	}()
@@ -401,16 +405,28 @@ func (p *puller) session(ctx context.Context, conn *client.Conn) error {
 				if ctx.Err() != nil {
 					return nil
 				}
-				if errors.Is(err, io.EOF) && p.cmd.UntilEnd {
-					return nil
+				if errors.Is(err, io.EOF) {
+					if p.cmd.UntilEnd {
+						return nil
+					}
+					err = errors.New("source ended the binlog stream (shutting down?)")
 				}
 				if err := p.checkpoint(); err != nil {
 					return err
 				}
 				return classifyStream(err, p)
 			}
-			for _, ev := range batch {
+			for _, ev := range batch.events {
 				if err := p.handle(ev); err != nil {
+					return err
+				}
+			}
+			batch.recycle(free)
+			if len(batches) == 0 && p.env.Now().Sub(p.lastSync) >= quietSync {
+				// The source went quiet: make what arrived durable now
+				// rather than at the next tick, so the directory lags
+				// the source by milliseconds, not by --fsync-interval.
+				if err := p.checkpoint(); err != nil {
 					return err
 				}
 			}
@@ -427,6 +443,9 @@ func (p *puller) session(ctx context.Context, conn *client.Conn) error {
 			}
 		case <-tick.C:
 			if err := p.checkpoint(); err != nil {
+				return err
+			}
+			if err := p.writeMetrics(); err != nil {
 				return err
 			}
 		case <-ctx.Done():
@@ -553,9 +572,17 @@ func (p *puller) announce(path string) error {
 	return nil
 }
 
+// quietSync is how often at most a pull fsyncs when the stream pauses;
+// --fsync-interval bounds the time between fsyncs under constant flow.
+const quietSync = 50 * time.Millisecond
+
 // checkpoint makes received bytes durable and then records in the state
 // file the last transaction boundary they hold.
 func (p *puller) checkpoint() error {
+	if p.w.Synced == p.w.Size && p.w.Name == p.stateFile && p.w.Boundary == p.statePos {
+		return nil // nothing new since the last checkpoint
+	}
+	p.lastSync = p.env.Now()
 	if err := p.w.Sync(); err != nil {
 		return classifyLocal(err)
 	}
@@ -573,7 +600,7 @@ func (p *puller) checkpoint() error {
 		}
 		p.stateFile, p.statePos = p.w.Name, pos
 	}
-	return p.writeMetrics()
+	return nil
 }
 
 // stop ends the pull cleanly: the active file is cut back to its last
@@ -586,6 +613,9 @@ func (p *puller) stop(ctx context.Context, err error) error {
 	}
 	if p.w != nil {
 		if cerr := p.checkpoint(); cerr != nil && err == nil {
+			err = cerr
+		}
+		if cerr := p.writeMetrics(); cerr != nil && err == nil {
 			err = cerr
 		}
 	}
