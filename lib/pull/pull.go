@@ -52,6 +52,8 @@ type puller struct {
 }
 
 type stats struct {
+	file                             atomic.Pointer[string] // the active file, for progress from the signal goroutine
+	size                             atomic.Int64
 	bytes, events, reconnects, files atomic.Int64
 	lastEventTS                      atomic.Int64 // unix seconds of the last event received
 	caughtUp                         atomic.Bool  // the last heartbeat said we have all the source has
@@ -138,6 +140,11 @@ func (p *puller) run(ctx context.Context) error {
 				p.stop(ctx, nil)
 				return err
 			}
+			if mysqlx.IsAuth(err) {
+				p.stop(ctx, nil)
+				return cli.WithHint(cli.WithCode(cli.ExitIO, fmt.Errorf("%s: %w", p.spec, err)),
+					"the user needs REPLICATION SLAVE and REPLICATION CLIENT (MariaDB: BINLOG MONITOR)")
+			}
 		}
 		p.env.Warnf("%v; reconnecting in %s (attempt %d)", oneLine(err), backoff, attempt)
 		select {
@@ -216,7 +223,7 @@ func (p *puller) prepare(conn *client.Conn, srv *mysqlx.Server, state *binlogdir
 		}
 		p.tr = binlogdir.NewTracker(position.NewSet(srv.Flavor))
 		p.w = binlogdir.NewWriter(p.dir, p.tr)
-		if err := p.w.Open(start, 0); err != nil {
+		if err := p.open(start, 0); err != nil {
 			return classifyLocal(err)
 		}
 		p.env.Infof("starting %s at %s from %s", p.dir, start, p.spec)
@@ -256,7 +263,7 @@ func (p *puller) prepare(conn *client.Conn, srv *mysqlx.Server, state *binlogdir
 		if tail.Empty {
 			pos = 0
 		}
-		if err := p.w.Open(state.File, pos); err != nil {
+		if err := p.open(state.File, pos); err != nil {
 			return classifyLocal(err)
 		}
 		if tail.Rotated != "" {
@@ -268,7 +275,7 @@ func (p *puller) prepare(conn *client.Conn, srv *mysqlx.Server, state *binlogdir
 		}
 	} else if pos > int64(len(binlogdir.Magic)) {
 		return cli.WithCode(cli.ExitCorrupt, fmt.Errorf("%s: missing, but %s records %d durable bytes in it", path, binlogdir.StateName, pos))
-	} else if err := p.w.Open(state.File, 0); err != nil {
+	} else if err := p.open(state.File, 0); err != nil {
 		return classifyLocal(err)
 	}
 	if err := p.checkAgainstSource(logs); err != nil {
@@ -373,14 +380,24 @@ func (p *puller) session(ctx context.Context, conn *client.Conn) error {
 	batches := make(chan *batch, 16)
 	free := make(chan *batch, 16)
 	readErr := make(chan error, 1)
+	done := make(chan struct{}) // the session is over: the reader must not block
+	defer close(done)
 	go func() {
 		defer close(batches)
+		send := func(b *batch) bool {
+			select {
+			case batches <- b:
+				return true
+			case <-done:
+				return false
+			}
+		}
 		b := newBatch(free)
 		for {
 			ev, err := st.Next(b.alloc)
 			if err != nil {
-				if len(b.events) > 0 {
-					batches <- b
+				if len(b.events) > 0 && !send(b) {
+					return
 				}
 				readErr <- err
 				return
@@ -389,7 +406,9 @@ func (p *puller) session(ctx context.Context, conn *client.Conn) error {
 			// Hand over what the socket has delivered so far in one go:
 			// one channel operation per burst, not per event.
 			if !st.Buffered() || len(b.events) >= 4096 || b.full() || ev.NeedAck {
-				batches <- b
+				if !send(b) {
+					return
+				}
 				b = newBatch(free)
 			}
 		}
@@ -473,6 +492,7 @@ func (p *puller) handle(ev binlogstream.Event) error {
 	if _, err := p.w.Append(h, ev.Data); err != nil {
 		return classifyLocal(err)
 	}
+	p.stats.size.Store(p.w.Size)
 	if ev.NeedAck {
 		p.pendingAck, p.ackFile, p.ackPos = true, p.w.Name, p.w.Size
 	}
@@ -540,7 +560,7 @@ func (p *puller) switchFile(next string) error {
 			return err
 		}
 	}
-	if err := p.w.Open(next, 0); err != nil {
+	if err := p.open(next, 0); err != nil {
 		return classifyLocal(err)
 	}
 	return p.checkpoint()
@@ -635,8 +655,12 @@ func (p *puller) progress() string {
 	} else if ts := p.stats.lastEventTS.Load(); ts > 0 {
 		lag = fmt.Sprintf("%ds", max(0, p.env.Now().Unix()-ts))
 	}
+	file := ""
+	if f := p.stats.file.Load(); f != nil {
+		file = *f
+	}
 	return fmt.Sprintf("%s:%d  %s received  %d events  %d files  lag %s  reconnects %d",
-		p.w.Name, p.w.Size, humanBytes(p.stats.bytes.Load()), p.stats.events.Load(), p.stats.files.Load(), lag, p.stats.reconnects.Load())
+		file, p.stats.size.Load(), humanBytes(p.stats.bytes.Load()), p.stats.events.Load(), p.stats.files.Load(), lag, p.stats.reconnects.Load())
 }
 
 func (p *puller) checkSemiSync(conn *client.Conn) {
@@ -684,6 +708,10 @@ func classifyStream(err error, p *puller) error {
 				return cli.WithHint(refused("%s:%d is purged on %s: %s", p.w.Name, p.w.Size, p.spec, me.Message),
 					"the directory can no longer be continued without a gap: take a new snapshot (dr-snap) and pull into a new directory")
 			}
+			if strings.Contains(msg, "same server_uuid/server_id") || strings.Contains(msg, "same server_id") {
+				return cli.WithHint(refused("%s: another replica connected with server_id %d: %s", p.spec, p.serverID, me.Message),
+					"give each replica its own --server-id")
+			}
 			if strings.Contains(msg, "checksum") || strings.Contains(msg, "corrupt") || strings.Contains(msg, "bogus") {
 				return cli.WithCode(cli.ExitCorrupt, fmt.Errorf("%s reports its binlog %s at %d is corrupt: %s", p.spec, p.w.Name, p.w.Size, me.Message))
 			}
@@ -724,4 +752,14 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// open makes name, at size, the active file.
+func (p *puller) open(name string, size int64) error {
+	if err := p.w.Open(name, size); err != nil {
+		return err
+	}
+	p.stats.file.Store(&name)
+	p.stats.size.Store(p.w.Size)
+	return nil
 }
