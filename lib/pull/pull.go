@@ -441,10 +441,12 @@ func (p *puller) session(ctx context.Context, conn *client.Conn) error {
 				}
 			}
 			batch.recycle(free)
-			if len(batches) == 0 && p.env.Now().Sub(p.lastSync) >= quietSync {
-				// The source went quiet: make what arrived durable now
-				// rather than at the next tick, so the directory lags
+			if len(batches) == 0 && p.w.Size-p.w.Synced <= quietSyncBytes && p.env.Now().Sub(p.lastSync) >= quietSync {
+				// Caught up with the source: make what arrived durable
+				// now rather than at the next tick, so the directory lags
 				// the source by milliseconds, not by --fsync-interval.
+				// Not while a backlog streams in: there, fsyncs of a few
+				// megabytes would cost more than the lag they save.
 				if err := p.checkpoint(); err != nil {
 					return err
 				}
@@ -594,7 +596,10 @@ func (p *puller) announce(path string) error {
 
 // quietSync is how often at most a pull fsyncs when the stream pauses;
 // --fsync-interval bounds the time between fsyncs under constant flow.
-const quietSync = 50 * time.Millisecond
+const (
+	quietSync      = 50 * time.Millisecond
+	quietSyncBytes = 4 << 20
+)
 
 // checkpoint makes received bytes durable and then records in the state
 // file the last transaction boundary they hold.
