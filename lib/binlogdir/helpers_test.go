@@ -192,8 +192,8 @@ func mysqlGTIDBody(sid [16]byte, gno int64) []byte {
 	b := []byte{1}
 	b = append(b, sid[:]...)
 	b = binary.LittleEndian.AppendUint64(b, uint64(gno))
-	b = append(b, 2)                         // logical timestamp type
-	b = append(b, make([]byte, 16)...)       // last committed, sequence number
+	b = append(b, 2)                   // logical timestamp type
+	b = append(b, make([]byte, 16)...) // last committed, sequence number
 	return b
 }
 

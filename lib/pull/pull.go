@@ -160,7 +160,7 @@ func (p *puller) run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return p.stop(ctx, nil)
 			}
-			if mysqlx.IsAuth(err) {
+			if mysqlx.IsAuth(err) || cli.Code(err) == cli.ExitRefused {
 				p.stop(ctx, nil)
 				return err
 			}
@@ -712,6 +712,10 @@ func classifyStream(err error, p *puller) error {
 			if strings.Contains(msg, "could not find") || strings.Contains(msg, "purged") || strings.Contains(msg, "first log file name") {
 				return cli.WithHint(refused("%s:%d is purged on %s: %s", p.w.Name, p.w.Size, p.spec, me.Message),
 					"the directory can no longer be continued without a gap: take a new snapshot (dr-snap) and pull into a new directory")
+			}
+			if strings.Contains(msg, "> file size") || strings.Contains(msg, "beyond") {
+				return cli.WithHint(refused("%s no longer has %s up to %d, which this directory holds: %s", p.spec, p.w.Name, p.w.Size, me.Message),
+					"the source lost binlog events (a crash with sync_binlog=0, or a restore); pull into a new directory after a new snapshot")
 			}
 			if strings.Contains(msg, "same server_uuid/server_id") || strings.Contains(msg, "same server_id") {
 				return cli.WithHint(refused("%s: another replica connected with server_id %d: %s", p.spec, p.serverID, me.Message),
