@@ -17,6 +17,7 @@ type Scanner struct {
 	f    *os.File
 	r    *bufio.Reader
 	off  int64
+	size int64 // of the file when last looked at
 	buf  []byte
 }
 
@@ -45,6 +46,9 @@ func (s *Scanner) readHead() error {
 	}
 	s.off = int64(len(Magic))
 	h, ev, err := s.read()
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: no format description event: %w", s.Path, ErrShort)
+	}
 	if err != nil {
 		return err
 	}
@@ -105,6 +109,17 @@ func (s *Scanner) read() (Header, []byte, error) {
 	if err != nil {
 		return h, nil, s.corrupt(s.off, err)
 	}
+	if s.off+int64(h.Size) > s.size {
+		// Do not trust a size field before the bytes are there: a torn
+		// header could ask for gigabytes. The file may have grown since
+		// it was last looked at.
+		if fi, err := s.f.Stat(); err == nil {
+			s.size = fi.Size()
+		}
+		if s.off+int64(h.Size) > s.size {
+			return h, nil, fmt.Errorf("%s at %d: %w", s.Path, s.off, ErrShort)
+		}
+	}
 	if cap(s.buf) < int(h.Size) {
 		s.buf = make([]byte, h.Size)
 	}
@@ -149,7 +164,7 @@ func Repair(path string, from, durable int64, tr *Tracker) (Tail, error) {
 	if err != nil {
 		return Tail{}, err
 	}
-	if fi.Size() < durable {
+	if fi.Size() < durable && durable > int64(len(Magic)) {
 		return Tail{}, &CorruptError{Path: path, Pos: -1, Err: fmt.Errorf("file is %d bytes but %d are recorded as durable", fi.Size(), durable)}
 	}
 	s, err := OpenScanner(path)

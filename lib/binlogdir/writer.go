@@ -81,6 +81,11 @@ func (w *Writer) Append(h Header, ev []byte) (bool, error) {
 		if err != nil {
 			return false, w.corrupt(w.Size, err)
 		}
+		// Check the event before the file exists: a refused first event
+		// must not leave a file behind.
+		if err := checkEvent(h, ev, w.Size, fd.ChecksumAlg); err != nil {
+			return false, w.corrupt(w.Size, err)
+		}
 		if err := w.create(); err != nil {
 			return false, err
 		}

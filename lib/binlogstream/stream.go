@@ -115,13 +115,17 @@ func Start(ctx context.Context, c *client.Conn, cfg Config, file string, pos uin
 	}
 	// Nothing has been read since the request, so go-mysql's buffered
 	// reader is empty and the socket is ours from here on.
-	s.nc = c.Conn.Conn
-	s.r = bufio.NewReaderSize(s.nc, 1<<20)
-	s.semi = cfg.SemiSync
+	s = newStream(c.Conn.Conn, cfg)
+	s.c = c
 	// Cancelling ctx closes the socket: that is the one way to wake a
 	// read blocked on it.
 	s.stop = context.AfterFunc(ctx, func() { s.nc.Close() })
 	return s, nil
+}
+
+// newStream reads the dump stream off nc, the session's socket.
+func newStream(nc net.Conn, cfg Config) *Stream {
+	return &Stream{nc: nc, r: bufio.NewReaderSize(deadlineReader{nc, cfg.ReadTimeout}, 1<<20), cfg: cfg, semi: cfg.SemiSync}
 }
 
 func (s *Stream) register() error {
@@ -233,17 +237,27 @@ func (s *Stream) readPacket(alloc func(n int) []byte) ([]byte, error) {
 // fill reads a packet header into s.hdr.
 func (s *Stream) fill(n int) error { return s.read(s.hdr[:n]) }
 
-// read fills b from the stream. The read deadline is pushed forward only
-// when the socket must be read, not for bytes already buffered: a peer
-// that sends nothing for ReadTimeout is dead.
+// read fills b from the stream.
 func (s *Stream) read(b []byte) error {
-	if s.cfg.ReadTimeout > 0 && s.r.Buffered() < len(b) {
-		s.nc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
-	}
 	if _, err := io.ReadFull(s.r, b); err != nil {
 		return s.readErr(err)
 	}
 	return nil
+}
+
+// deadlineReader pushes the read deadline forward before every read of
+// the socket: a peer that sends nothing for the timeout is dead, one that
+// sends a large event slowly is not.
+type deadlineReader struct {
+	c       net.Conn
+	timeout time.Duration
+}
+
+func (d deadlineReader) Read(b []byte) (int, error) {
+	if d.timeout > 0 {
+		d.c.SetReadDeadline(time.Now().Add(d.timeout))
+	}
+	return d.c.Read(b)
 }
 
 func (s *Stream) readErr(err error) error {

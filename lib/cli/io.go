@@ -4,6 +4,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // IO is all a command touches of its process: streams, environment and
@@ -29,14 +31,11 @@ func Std() IO {
 }
 
 // IsTerminal reports whether v is an *os.File open on a terminal. Anything
-// else (a pipe, a buffer in a test) is not.
+// else (a pipe, /dev/null, a buffer in a test) is not: the terminal driver
+// is asked, since a character device is not necessarily a terminal.
 func IsTerminal(v any) bool {
 	f, ok := v.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // RefuseTerminal returns a usage error when w is a terminal: a binary
