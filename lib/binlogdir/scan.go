@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/dr-mysql/dr/lib/fsx"
 )
 
 // Scanner reads whole, verified events from a binlog file: each event's
@@ -222,7 +224,7 @@ func Repair(path string, from, durable int64, tr *Tracker) (Tail, error) {
 			return Tail{}, fmt.Errorf("truncate %s to %d: %w", path, end, err)
 		}
 		if err := f.Sync(); err != nil {
-			return Tail{}, pathErr("fsync", path, err)
+			return Tail{}, fsx.PathError("fsync", path, err)
 		}
 	}
 	return tail, nil

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/dr-mysql/dr/lib/fsx"
 )
 
 // StateName is the state file of a binlog directory.
@@ -82,55 +84,7 @@ func WriteState(dir string, s *State) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(dir, StateName), append(b, '\n'), 0o644)
-}
-
-// WriteFileAtomic writes data to path through a temporary file that is
-// fsync'd and renamed into place, then fsyncs the directory.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return pathErr("write", path, err)
-	}
-	if err := f.Chmod(perm); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return pathErr("fsync", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	return SyncDir(dir)
-}
-
-// SyncDir fsyncs a directory so that entries created or renamed in it are durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
-	}
-	return nil
+	return fsx.WriteFileAtomic(filepath.Join(dir, StateName), append(b, '\n'), 0o644)
 }
 
 // CorruptError says a file of the directory is not what it must be. The
@@ -149,13 +103,3 @@ func (e *CorruptError) Error() string {
 }
 
 func (e *CorruptError) Unwrap() error { return e.Err }
-
-// pathErr says which operation on which file failed, unless err already
-// does (an *fs.PathError names both).
-func pathErr(op, path string, err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return err
-	}
-	return fmt.Errorf("%s %s: %w", op, path, err)
-}

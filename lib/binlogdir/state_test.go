@@ -125,25 +125,6 @@ func TestReadStateUnreadable(t *testing.T) {
 	}
 }
 
-func TestWriteFileAtomicFailures(t *testing.T) {
-	// A missing directory.
-	if err := WriteFileAtomic(filepath.Join(t.TempDir(), "no", "x"), []byte("x"), 0o644); err == nil {
-		t.Error("no error for a missing directory")
-	}
-	// The target is a non-empty directory: the rename fails and the
-	// temporary file goes.
-	dir := t.TempDir()
-	target := filepath.Join(dir, "x")
-	os.MkdirAll(filepath.Join(target, "y"), 0o755)
-	if err := WriteFileAtomic(target, []byte("x"), 0o644); err == nil {
-		t.Error("no error when the target is a directory")
-	}
-	ents, _ := os.ReadDir(dir)
-	if len(ents) != 1 {
-		t.Errorf("temporary file left behind: %d entries", len(ents))
-	}
-}
-
 func TestSourceSame(t *testing.T) {
 	a := Source{ServerID: 1, ServerUUID: "u", Flavor: "mysql", Version: "8.0.36", Address: "a:3306"}
 	tests := []struct {

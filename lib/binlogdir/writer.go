@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/dr-mysql/dr/lib/fsx"
 )
 
 // Writer appends events received from a source to the active file of a
@@ -102,7 +104,7 @@ func (w *Writer) Append(h Header, ev []byte) (bool, error) {
 		ev[17] |= FlagInUse
 	}
 	if _, err := w.bw.Write(ev); err != nil {
-		return false, pathErr("write", w.Path(), err)
+		return false, fsx.PathError("write", w.Path(), err)
 	}
 	w.Size += int64(len(ev))
 	boundary := w.Tracker.Observe(h, ev)
@@ -120,15 +122,15 @@ func (w *Writer) create() error {
 		return &CorruptError{Path: w.Path(), Pos: -1, Err: errors.New("file exists but the directory state does not know it")}
 	}
 	if err != nil {
-		return pathErr("create", w.Path(), err)
+		return fsx.PathError("create", w.Path(), err)
 	}
 	w.f = f
 	w.bw = bufio.NewWriterSize(f, 1<<20)
 	if _, err := w.bw.WriteString(Magic); err != nil {
-		return pathErr("write", w.Path(), err)
+		return fsx.PathError("write", w.Path(), err)
 	}
 	// The new name must survive a crash before the state mentions it.
-	return SyncDir(w.Dir)
+	return fsx.SyncDir(w.Dir)
 }
 
 // Flush hands buffered bytes to the kernel, where readers of the file see them.
@@ -137,7 +139,7 @@ func (w *Writer) Flush() error {
 		return nil
 	}
 	if err := w.bw.Flush(); err != nil {
-		return pathErr("write", w.Path(), err)
+		return fsx.PathError("write", w.Path(), err)
 	}
 	return nil
 }
@@ -151,7 +153,7 @@ func (w *Writer) Sync() error {
 		return err
 	}
 	if err := w.f.Sync(); err != nil {
-		return pathErr("fsync", w.Path(), err)
+		return fsx.PathError("fsync", w.Path(), err)
 	}
 	w.Synced = w.Size
 	return nil
@@ -172,10 +174,10 @@ func (w *Writer) Complete() error {
 	}
 	flag[0] &^= FlagInUse
 	if _, err := w.f.WriteAt(flag[:], int64(InUseFlagOffset)); err != nil {
-		return pathErr("write", w.Path(), err)
+		return fsx.PathError("write", w.Path(), err)
 	}
 	if err := w.f.Sync(); err != nil {
-		return pathErr("fsync", w.Path(), err)
+		return fsx.PathError("fsync", w.Path(), err)
 	}
 	w.Synced = w.Size
 	err := w.f.Close()

@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dr-mysql/dr/lib/binlogdir"
 	"github.com/dr-mysql/dr/lib/cli"
+	"github.com/dr-mysql/dr/lib/fsx"
 )
 
 // writeMetrics writes --metrics-file in node_exporter's textfile format,
@@ -31,7 +31,7 @@ func (p *puller) writeMetrics() error {
 	metric("last_event_timestamp_seconds", "gauge", "Timestamp of the last event received, as the source wrote it.", p.stats.lastEventTS.Load())
 	metric("seconds_behind_source", "gauge", "Seconds between the last event's timestamp and now; 0 when caught up.", behind)
 	metric("durable_position_bytes", "gauge", "Durable position in the active binlog file.", p.statePos)
-	if err := binlogdir.WriteFileAtomic(p.cmd.MetricsFile, []byte(b.String()), 0o644); err != nil {
+	if err := fsx.WriteFileAtomic(p.cmd.MetricsFile, []byte(b.String()), 0o644); err != nil {
 		return cli.WithCode(cli.ExitIO, fmt.Errorf("write metrics file: %w", err))
 	}
 	return nil

@@ -186,3 +186,19 @@ func CheckRange(h Handle, size int64, length int, offset int64) (int64, error) {
 	}
 	return int64(length), nil
 }
+
+// ContextReader returns a reader that stops with ctx's error once ctx
+// ends, so a long copy in a backend can be cancelled between reads.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
+}

@@ -34,6 +34,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/dr-mysql/dr/lib/fsx"
 	"github.com/dr-mysql/dr/lib/repo/backend"
 )
 
@@ -125,7 +126,7 @@ func mkdir(dir string) error {
 	if err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(dir))
+	return fsx.SyncDir(filepath.Dir(dir))
 }
 
 // Location returns the root directory.
@@ -177,7 +178,7 @@ func (b *Local) Save(ctx context.Context, h backend.Handle, rd io.Reader, size i
 		}
 	}()
 
-	n, err := io.Copy(f, io.LimitReader(ctxReader{ctx, rd}, size))
+	n, err := io.Copy(f, io.LimitReader(backend.ContextReader(ctx, rd), size))
 	if err != nil {
 		return b.saveErr(h, err)
 	}
@@ -216,7 +217,7 @@ func (b *Local) Save(ctx context.Context, h backend.Handle, rd io.Reader, size i
 			return b.saveErr(h, err)
 		}
 	}
-	return b.saveErr(h, syncDir(dir))
+	return b.saveErr(h, fsx.SyncDir(dir))
 }
 
 // publish gives tmp the name path unless path exists. link(2) does that
@@ -283,7 +284,7 @@ func (b *Local) Load(ctx context.Context, h backend.Handle, length int, offset i
 	if err != nil {
 		return err
 	}
-	return fn(ctxReader{ctx, io.NewSectionReader(f, offset, n)})
+	return fn(backend.ContextReader(ctx, io.NewSectionReader(f, offset, n)))
 }
 
 // Stat returns the size of h.
@@ -377,35 +378,8 @@ func (b *Local) Remove(ctx context.Context, h backend.Handle) error {
 	if err := os.Remove(path); err != nil {
 		return notWritable(b.root, fmt.Errorf("remove %s: %w", h, err))
 	}
-	return notWritable(b.root, syncDir(filepath.Dir(path)))
+	return notWritable(b.root, fsx.SyncDir(filepath.Dir(path)))
 }
 
 // Close does nothing: a directory holds no resources between calls.
 func (b *Local) Close() error { return nil }
-
-// syncDir fsyncs a directory so that entries created, renamed or removed
-// in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
-	}
-	return nil
-}
-
-// ctxReader stops a copy when its context ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (r ctxReader) Read(p []byte) (int, error) {
-	if err := r.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return r.r.Read(p)
-}

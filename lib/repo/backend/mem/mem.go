@@ -40,7 +40,7 @@ func (m *Mem) Save(ctx context.Context, h backend.Handle, rd io.Reader, size int
 		return err
 	}
 	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(ctxReader{ctx, rd}, size))
+	n, err := io.Copy(&buf, io.LimitReader(backend.ContextReader(ctx, rd), size))
 	if err != nil {
 		return fmt.Errorf("save %s: %w", h, err)
 	}
@@ -162,16 +162,4 @@ func (m *Mem) Loads() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.loads
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (r ctxReader) Read(p []byte) (int, error) {
-	if err := r.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return r.r.Read(p)
 }
