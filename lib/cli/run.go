@@ -64,6 +64,17 @@ func (e *Env) Debugf(format string, args ...any) {
 	}
 }
 
+// Printf writes to standard output. A progress line drawn on the
+// terminal is cleared first, so the two do not run into each other when
+// both streams are the same terminal.
+func (e *Env) Printf(format string, args ...any) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.clearLocked()
+	_, err := fmt.Fprintf(e.Stdout, format, args...)
+	return err
+}
+
 // StopSignal is the signal that cancelled the command's context, or nil.
 // A daemon uses it to tell SIGTERM (a clean stop, exit 0) from SIGINT.
 func (e *Env) StopSignal() os.Signal {
@@ -150,7 +161,7 @@ func Run(name, description string, args []string, io IO, cmd any, opts ...kong.O
 	}
 
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGUSR1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1)
 	defer signal.Stop(sigs)
 	done := make(chan struct{})
 	defer close(done)
@@ -171,7 +182,7 @@ func Run(name, description string, args []string, io IO, cmd any, opts ...kong.O
 				// A second SIGINT or SIGTERM must still stop a command
 				// that hangs in its clean shutdown: give the signals
 				// back their default action.
-				signal.Reset(os.Interrupt, syscall.SIGTERM)
+				signal.Reset(os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 			}
 		}
 	}()

@@ -584,9 +584,9 @@ func (p *puller) announce(path string) error {
 			GTIDSet string `json:"gtid_set"`
 			Source  string `json:"source"`
 		}{path, filepath.Base(path), size, p.tr.Set.String(), p.spec.String()})
-		_, err = fmt.Fprintf(p.env.Stdout, "%s\n", b)
+		err = p.env.Printf("%s\n", b)
 	} else {
-		_, err = fmt.Fprintln(p.env.Stdout, path)
+		err = p.env.Printf("%s\n", path)
 	}
 	if err != nil {
 		return cli.WithCode(cli.ExitIO, fmt.Errorf("write standard output: %w", err))
