@@ -665,7 +665,7 @@ func (p *puller) progress() string {
 		file = *f
 	}
 	return fmt.Sprintf("%s:%d  %s received  %d events  %d files  lag %s  reconnects %d",
-		file, p.stats.size.Load(), humanBytes(p.stats.bytes.Load()), p.stats.events.Load(), p.stats.files.Load(), lag, p.stats.reconnects.Load())
+		file, p.stats.size.Load(), cli.Bytes(p.stats.bytes.Load()), p.stats.events.Load(), p.stats.files.Load(), lag, p.stats.reconnects.Load())
 }
 
 func (p *puller) checkSemiSync(conn *client.Conn) {
@@ -697,10 +697,7 @@ func derivedServerID(dir string) uint32 {
 // reconnect cannot fix.
 func retriable(err error) bool {
 	var ce *cli.Error
-	if errors.As(err, &ce) {
-		return false
-	}
-	return true
+	return !errors.As(err, &ce)
 }
 
 // classifyStream turns the end of a stream into an error with its exit status.
@@ -749,19 +746,6 @@ func classifyLocal(err error) error {
 }
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
 
 // open makes name, at size, the active file.
 func (p *puller) open(name string, size int64) error {
