@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -369,6 +370,12 @@ func (p *puller) session(ctx context.Context, conn *client.Conn) error {
 	}
 	if p.cmd.SemiSync {
 		p.checkSemiSync(conn)
+	}
+	if p.w.Size > math.MaxUint32 {
+		// COM_BINLOG_DUMP carries a 4-byte position: asking for this one
+		// would silently ask for another.
+		conn.Close()
+		return refused("%s:%d cannot be resumed: the replication protocol's dump request holds positions below 4 GiB", p.w.Name, p.w.Size)
 	}
 	st, err := binlogstream.Start(ctx, conn, cfg, p.w.Name, uint32(max(p.w.Size, int64(len(binlogdir.Magic)))))
 	if err != nil {
