@@ -149,9 +149,14 @@ func (f *File) lookup(ctx context.Context, want []ids.ID, found map[ids.ID]Entry
 func (f *File) search(recs []byte, lo int, run []ids.ID, found map[ids.ID]Entry) error {
 	n := len(recs) / RecordSize
 	at := func(i int) []byte { return recs[i*RecordSize : (i+1)*RecordSize] }
-	for i := 1; i < n; i++ {
-		if bytes.Compare(at(i-1)[:32], at(i)[:32]) >= 0 {
+	// Check the order and buckets of all loaded records, not only the
+	// ones found: a damaged record must not turn into a silent "absent".
+	for i := 0; i < n; i++ {
+		if i > 0 && bytes.Compare(at(i-1)[:32], at(i)[:32]) >= 0 {
 			return fmt.Errorf("records %d and %d are out of order", lo+i-1, lo+i)
+		}
+		if b0, b1 := f.bucket(prefix(ids.ID(at(i)[:32]), f.t.f)); lo+i < b0 || lo+i >= b1 {
+			return fmt.Errorf("record %d is outside its fan-out bucket [%d, %d)", lo+i, b0, b1)
 		}
 	}
 	for _, id := range run {
