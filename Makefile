@@ -15,7 +15,7 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
 
-## deps: the Debian packages the tests, the drill and the benchmarks use
+## deps: the Debian packages and Go tools (MinIO) the tests, the drill and the benchmarks use
 deps:
 	scripts/deps
 

@@ -2,12 +2,14 @@
 // streams, binlog files and directory trees as deduplicated, compressed,
 // verified chunks, on a directory, over ssh or in S3.
 //
-// This file documents the layout and the plan; the code is in
-// subpackages, from the bottom up:
+// This file documents the layout and the plan. Package repo itself is
+// the Repository (Init, Open, PutStream, GetStream, List, Check); the
+// rest is in subpackages, from the bottom up:
 //
 //	ids        ID: the BLAKE3-256 that names every chunk, pack, index file
 //	chunker    FastCDC content-defined chunking (512 KiB / ~1 MiB / 8 MiB)
 //	pack       packs: blobs, zstd or raw, with a self-describing header
+//	index      sorted, immutable index files: chunk id -> pack and place
 //	backend    the storage interface (Save, Load, Stat, List, Remove)
 //	backend/local        a repository in a directory
 //	backend/mem          in memory, for tests of the layers above
@@ -45,52 +47,48 @@
 // rebuilt, from the packs alone. Reading one chunk is one range load of
 // (offset, length) given by the index, then a check of its BLAKE3.
 //
-// # Index (to build next)
+// # Index
 //
-// The index maps a chunk id to (pack, offset, length, raw length,
-// compression) and must answer without being loaded whole: a terabyte of
-// snapshots is about a million chunks.
+// The index (package index) maps a chunk id to (pack, offset, length,
+// raw length, type, compression) and answers without being loaded
+// whole: a terabyte of snapshots is about a million chunks.
 //
-// Index files are immutable and sorted. Each put writes one or more new
-// index files after its packs are saved and before its manifest; nothing
-// ever rewrites an index file, so two puts at once never conflict (a
-// chunk both stored is in two packs and two index files: harmless, prune
-// drops the spare). Proposed format, little-endian, version 1:
+// Index files are immutable, sorted and named by their BLAKE3. Each put
+// writes one new index file per 1000 packs (~16 GiB), after those packs
+// are saved and before its manifest; nothing ever rewrites an index file,
+// so two puts at once never conflict (a chunk both stored is in two
+// packs and two index files: harmless, prune drops the spare). A file is
+// a fan-out table (2^F × uint32, F = 8 or 16, git's .idx trick), a pack
+// table (P × 40 bytes), the records sorted by id (N × 52 bytes) and an
+// 80-byte trailer with a checksum of the fan-out and pack table (checked
+// on open) and one of the whole file (checked by `dr-ship check`); see
+// package index for the bytes.
 //
-//	fanout   2^F × uint32   fanout[i] = number of records whose id's first
-//	                        F bits are <= i (git's .idx trick); F is 8 for
-//	                        files under 65536 records, else 16
-//	records  N × 52 bytes   sorted by id: id [32] | pack number uint32
-//	                        (into the pack table) | offset uint32 | length
-//	                        uint32 | raw length uint32 | type uint8 |
-//	                        compression uint8 | reserved [2]
-//	packs    P × 40 bytes   pack id [32] | pack size uint64
-//	trailer  fixed size     N, P, F, format version, magic "DRIX",
-//	                        BLAKE3 of everything before it
+// Opening an index file costs two small loads, the trailer then fan-out
+// and pack table, which are kept: 1 KiB or 256 KiB plus 40 bytes a pack,
+// never the records. A lookup costs one range load of the records of
+// the id's bucket (about N/2^F records), then a binary search. A put
+// looks up a batch of chunk ids at once: sorted, each file walked once,
+// nearby buckets merged into one load. Chunks added by the running put
+// are found in its index Writer until the file is saved.
 //
-// (Offsets fit uint32: pack.Writer never builds a pack past
-// pack.MaxPackSize, 4 GiB - 1.)
+// Still to build: merging index files (prune, and put when there are
+// more than a few dozen) by a streaming k-way merge, and a local cache of
+// index files for ssh and S3 (immutable, named by their hash, so a cached
+// copy never goes stale).
 //
-// A lookup of id in one index file costs the file's fanout table, read
-// once (1 KiB or 256 KiB) and kept, plus one range load of the records
-// between fanout[prefix-1] and fanout[prefix]: about N/2^F records, under
-// a kilobyte with F=16, then a binary search in memory. Memory per open
-// index file is its fanout table; never its records. The trailer is read
-// first (as for packs); `dr-ship check` reads whole index files and checks
-// the BLAKE3.
+// # Streams and manifests
 //
-// Keeping the number of index files small keeps lookups cheap: prune (and
-// put, when there are more than a few dozen) merges index files into one
-// by a streaming k-way merge of sorted files, writing the new file before
-// removing the old ones. Memory stays one read buffer per input.
+// Repository.PutStream cuts a stream with the repository's chunker
+// Params (stored in the config, so that every put cuts alike), stores
+// the chunks the index does not know, and saves a JSON manifest as a
+// snapshot object named by its BLAKE3:
 //
-// For dedup during a put, batch the lookups: take the ids of a few hundred
-// chunks, sort them, and read each touched bucket once. Chunks added by
-// the running put are kept in memory until the put flushes an index file
-// (say every 1000 packs, ~16 GiB), so that set is bounded too. For ssh and
-// S3, index files may be cached in a local directory: they are immutable
-// and named by their hash, so a cached copy never goes stale and is
-// checked against its name when fetched.
+//	{"version":1,"time":"...","size":N,"blake3":"<hex>",
+//	 "meta":{"k":"v"},"chunks":[{"id":"<hex>","size":n},...]}
+//
+// GetStream writes the stream back, checking each chunk against its id
+// and the whole against "blake3".
 //
 // # Order of writes
 //

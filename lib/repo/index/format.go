@@ -109,7 +109,7 @@ type trailer struct {
 
 func (t trailer) fanoutLen() int64 { return 4 << t.f }
 func (t trailer) headLen() int64   { return t.fanoutLen() + int64(t.p)*PackSize }
-func (t trailer) size() int64 { return t.headLen() + int64(t.n)*RecordSize + TrailerSize }
+func (t trailer) size() int64      { return t.headLen() + int64(t.n)*RecordSize + TrailerSize }
 
 func fanoutBits(n int) int {
 	if n >= bigThreshold {

@@ -411,3 +411,33 @@ func TestLocal(t *testing.T) {
 	}
 	_ = backend.Index
 }
+
+// TestOpenBroken: a damaged file does not stop Open; it is listed by
+// Broken and lookups go on in the others.
+func TestOpenBroken(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(6, 6))
+	be := mem.New()
+	good, want := writer(t, rng, 3, 3)
+	if _, _, err := good.Save(ctx, be); err != nil {
+		t.Fatal(err)
+	}
+	bad, _ := writer(t, rng, 3, 3)
+	id, _, err := bad.Save(ctx, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be.Bytes(Handle(id))[0] ^= 1
+	x, err := Open(ctx, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := x.Broken(); len(b) != 1 || !IsCorrupt(b[id]) || len(x.Files()) != 1 {
+		t.Fatalf("broken %v, %d files", b, len(x.Files()))
+	}
+	for k, e := range want {
+		if got, ok, err := x.Lookup(ctx, k); !ok || err != nil || got != e {
+			t.Fatalf("lookup beside a broken file: %v %v %v", got, ok, err)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -67,11 +68,17 @@ func (f *File) Len() int { return f.t.n }
 // Size returns the file's size in bytes.
 func (f *File) Size() int64 { return f.t.size() }
 
-// Packs returns the names of the packs the file lists.
-func (f *File) Packs() []ids.ID {
-	out := make([]ids.ID, len(f.packs))
+// PackInfo is an entry of a file's pack table.
+type PackInfo struct {
+	ID   ids.ID
+	Size int64
+}
+
+// Packs returns the packs the file lists, with their sizes.
+func (f *File) Packs() []PackInfo {
+	out := make([]PackInfo, len(f.packs))
 	for i, p := range f.packs {
-		out[i] = p.id
+		out[i] = PackInfo{ID: p.id, Size: p.size}
 	}
 	return out
 }
@@ -101,8 +108,7 @@ const maxGap = 16 << 10
 // LookupBatch finds many ids with one walk over the file: the buckets
 // the ids fall in are sorted and read with one range load each, adjacent
 // ones (closer than maxGap) merged into one load. ids need not be sorted
-// and may repeat. The found entries are added to found (made if nil),
-// which is returned.
+// and may repeat. The map holds the ids found.
 func (f *File) LookupBatch(ctx context.Context, want []ids.ID) (map[ids.ID]Entry, error) {
 	return f.lookup(ctx, want, nil)
 }
@@ -152,7 +158,7 @@ func (f *File) search(recs []byte, lo int, run []ids.ID, found map[ids.ID]Entry)
 	// Check the order and buckets of all loaded records, not only the
 	// ones found: a damaged record must not turn into a silent "absent".
 	for i := 0; i < n; i++ {
-		if i > 0 && bytes.Compare(at(i-1)[:32], at(i)[:32]) >= 0 {
+		if i > 0 && bytes.Compare(at(i - 1)[:32], at(i)[:32]) >= 0 {
 			return fmt.Errorf("records %d and %d are out of order", lo+i-1, lo+i)
 		}
 		if b0, b1 := f.bucket(prefix(ids.ID(at(i)[:32]), f.t.f)); lo+i < b0 || lo+i >= b1 {
@@ -197,15 +203,16 @@ func loadRange(ctx context.Context, be backend.Backend, id ids.ID, offset int64,
 // Index answers lookups over all the index files of a repository. It
 // keeps one File per index file. It is safe for concurrent use.
 type Index struct {
-	be    backend.Backend
-	mu    sync.RWMutex
-	files map[ids.ID]*File
-	order []*File // the files, in the order they were opened
+	be     backend.Backend
+	mu     sync.RWMutex
+	files  map[ids.ID]*File
+	order  []*File          // the files, in the order they were opened
+	broken map[ids.ID]error // files found corrupt when opened
 }
 
 // Open opens every index file of the repository.
 func Open(ctx context.Context, be backend.Backend) (*Index, error) {
-	x := &Index{be: be, files: map[ids.ID]*File{}}
+	x := &Index{be: be, files: map[ids.ID]*File{}, broken: map[ids.ID]error{}}
 	if err := x.Refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -232,6 +239,15 @@ func (x *Index) Refresh(ctx context.Context) error {
 			continue
 		}
 		f, err := OpenFile(ctx, x.be, id, fi.Size)
+		if IsCorrupt(err) {
+			// One damaged file must not stop every put and get, nor the
+			// check that reports it: lookups go without it (a put then
+			// stores its chunks again) and Broken lists it.
+			x.mu.Lock()
+			x.broken[id] = err
+			x.mu.Unlock()
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -243,13 +259,22 @@ func (x *Index) Refresh(ctx context.Context) error {
 func (x *Index) has(id ids.ID) bool {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return x.files[id] != nil
+	return x.files[id] != nil || x.broken[id] != nil
+}
+
+// Broken returns the index files that could not be opened because they
+// are corrupt, with the reason.
+func (x *Index) Broken() map[ids.ID]error {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return maps.Clone(x.broken)
 }
 
 // Add makes lookups see f, a file just saved, without listing the backend.
 func (x *Index) Add(f *File) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	delete(x.broken, f.id) // saved again after the damaged copy was removed
 	if x.files[f.id] == nil {
 		x.files[f.id] = f
 		x.order = append(x.order, f)
