@@ -148,10 +148,12 @@ func checkEvent(h Header, ev []byte, off int64, alg byte) error {
 
 // Tail is what Repair found at the end of the active file.
 type Tail struct {
-	End     int64  // the file now ends here, after its last whole transaction
-	Cut     int64  // bytes cut off
-	Rotated string // the next file's name when the file ends with a ROTATE event
-	Empty   bool   // the file did not even hold its FORMAT_DESCRIPTION and was removed
+	End      int64  // the file now ends here, after its last whole transaction
+	Cut      int64  // bytes cut off
+	LastType byte   // type of the last event kept
+	Rotated  string // the next file's name when the file ends with a ROTATE event
+	Stopped  bool   // the file ends with a STOP event: the source shut down and will start the next file
+	Empty    bool   // the file did not even hold its FORMAT_DESCRIPTION and was removed
 }
 
 // Repair makes the active file end on a transaction boundary. It reads
@@ -189,6 +191,7 @@ func Repair(path string, from, durable int64, tr *Tracker) (Tail, error) {
 	}
 	tr.Alg = s.FD.ChecksumAlg
 	end := from
+	lastType := byte(FormatDescriptionEvent)
 	var rotated string
 	for {
 		start := s.Offset()
@@ -204,6 +207,7 @@ func Repair(path string, from, durable int64, tr *Tracker) (Tail, error) {
 		}
 		if tr.Observe(h, ev) {
 			end = s.Offset()
+			lastType = h.Type
 			rotated = ""
 			if h.Type == RotateEvent {
 				rotated, _, _ = ParseRotate(Body(ev, s.FD.ChecksumAlg))
@@ -213,19 +217,22 @@ func Repair(path string, from, durable int64, tr *Tracker) (Tail, error) {
 	if end < durable {
 		return Tail{}, &CorruptError{Path: path, Pos: end, Err: fmt.Errorf("durable position %d is not at a transaction boundary", durable)}
 	}
-	tail := Tail{End: end, Cut: fi.Size() - end, Rotated: rotated}
+	tail := Tail{End: end, Cut: fi.Size() - end, LastType: lastType, Rotated: rotated, Stopped: lastType == StopEvent}
+	// Always fsync, even with nothing cut: what a killed writer left may
+	// be whole but only in the page cache, and the caller is about to
+	// record it as durable.
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return Tail{}, err
+	}
+	defer f.Close()
 	if tail.Cut > 0 {
-		f, err := os.OpenFile(path, os.O_WRONLY, 0)
-		if err != nil {
-			return Tail{}, err
-		}
-		defer f.Close()
 		if err := f.Truncate(end); err != nil {
 			return Tail{}, fmt.Errorf("truncate %s to %d: %w", path, end, err)
 		}
-		if err := f.Sync(); err != nil {
-			return Tail{}, fsx.PathError("fsync", path, err)
-		}
+	}
+	if err := f.Sync(); err != nil {
+		return Tail{}, fsx.PathError("fsync", path, err)
 	}
 	return tail, nil
 }

@@ -23,10 +23,13 @@ type Writer struct {
 	Size     int64 // bytes appended, buffered or not
 	Boundary int64 // the end of the last whole transaction
 	Synced   int64 // bytes fsync'd
+	Durable  int64 // the end of the last whole transaction that is fsync'd: what a state may point at
+	LastType byte  // type of the file's last event (ROTATE and STOP end a file the source closed)
 
-	f  *os.File
-	bw *bufio.Writer
-	fd FormatDescription
+	f   *os.File
+	bw  *bufio.Writer
+	fd  FormatDescription
+	err error // the first write or fsync failure: after it nothing this writer did is trusted
 }
 
 // NewWriter makes a writer for dir whose GTIDs go into tr.
@@ -41,12 +44,16 @@ func (w *Writer) Path() string { return filepath.Join(w.Dir, w.Name) }
 func (w *Writer) IsOpen() bool { return w.f != nil }
 
 // Open continues the active file name, which ends at size on a
-// transaction boundary (Repair made it so). A file that does not exist yet
-// is created when its FORMAT_DESCRIPTION arrives.
-func (w *Writer) Open(name string, size int64) error {
-	w.Name, w.Size, w.Boundary, w.Synced = name, size, size, size
-	if size <= int64(len(Magic)) {
-		w.Size, w.Boundary, w.Synced = int64(len(Magic)), int64(len(Magic)), int64(len(Magic))
+// transaction boundary and is fsync'd (Repair made it so); lastType is the
+// type of its last event. A file that does not exist yet is created when
+// its FORMAT_DESCRIPTION arrives.
+func (w *Writer) Open(name string, size int64, lastType byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	size = max(size, int64(len(Magic)))
+	w.Name, w.Size, w.Boundary, w.Synced, w.Durable, w.LastType = name, size, size, size, size, lastType
+	if size == int64(len(Magic)) {
 		return nil
 	}
 	s, err := OpenScanner(w.Path())
@@ -72,9 +79,26 @@ func (w *Writer) Open(name string, size int64) error {
 // FormatDescription is the active file's FORMAT_DESCRIPTION.
 func (w *Writer) FormatDescription() FormatDescription { return w.fd }
 
+// Err is the failure that stopped the writer, if any.
+func (w *Writer) Err() error { return w.err }
+
+// fail records the first write or fsync failure. After a failed write the
+// file may hold part of what was written; after a failed fsync, Linux may
+// report the next fsync as a success without the data on disk. Either way
+// the writer must not vouch for any byte it did not vouch for before.
+func (w *Writer) fail(err error) error {
+	if w.err == nil {
+		w.err = err
+	}
+	return err
+}
+
 // Append writes one event that the source says belongs at the end of the
 // active file, and reports whether a transaction boundary follows it.
 func (w *Writer) Append(h Header, ev []byte) (bool, error) {
+	if w.err != nil {
+		return false, w.err
+	}
 	if w.f == nil {
 		if h.Type != FormatDescriptionEvent || w.Size != int64(len(Magic)) {
 			return false, w.corrupt(w.Size, fmt.Errorf("stream starts file %s with an event of type %d, not FORMAT_DESCRIPTION", w.Name, h.Type))
@@ -104,9 +128,10 @@ func (w *Writer) Append(h Header, ev []byte) (bool, error) {
 		ev[17] |= FlagInUse
 	}
 	if _, err := w.bw.Write(ev); err != nil {
-		return false, fsx.PathError("write", w.Path(), err)
+		return false, w.fail(fsx.PathError("write", w.Path(), err))
 	}
 	w.Size += int64(len(ev))
+	w.LastType = h.Type
 	boundary := w.Tracker.Observe(h, ev)
 	if boundary {
 		w.Boundary = w.Size
@@ -122,95 +147,125 @@ func (w *Writer) create() error {
 		return &CorruptError{Path: w.Path(), Pos: -1, Err: errors.New("file exists but the directory state does not know it")}
 	}
 	if err != nil {
-		return fsx.PathError("create", w.Path(), err)
+		return w.fail(fsx.PathError("create", w.Path(), err))
 	}
 	w.f = f
 	w.bw = bufio.NewWriterSize(f, 1<<20)
 	if _, err := w.bw.WriteString(Magic); err != nil {
-		return fsx.PathError("write", w.Path(), err)
+		return w.fail(fsx.PathError("write", w.Path(), err))
 	}
 	// The new name must survive a crash before the state mentions it.
-	return fsx.SyncDir(w.Dir)
+	return w.fail0(fsx.SyncDir(w.Dir))
+}
+
+func (w *Writer) fail0(err error) error {
+	if err != nil {
+		return w.fail(err)
+	}
+	return nil
 }
 
 // Flush hands buffered bytes to the kernel, where readers of the file see them.
 func (w *Writer) Flush() error {
+	if w.err != nil {
+		return w.err
+	}
 	if w.bw == nil {
 		return nil
 	}
 	if err := w.bw.Flush(); err != nil {
-		return fsx.PathError("write", w.Path(), err)
+		return w.fail(fsx.PathError("write", w.Path(), err))
 	}
 	return nil
 }
 
-// Sync flushes and fsyncs the active file.
+// Sync flushes and fsyncs the active file. Durable then reaches the last
+// transaction boundary written.
 func (w *Writer) Sync() error {
+	if w.err != nil {
+		return w.err
+	}
 	if w.f == nil || w.Synced == w.Size {
+		w.Durable = w.Boundary
 		return nil
 	}
+	boundary, size := w.Boundary, w.Size
 	if err := w.Flush(); err != nil {
 		return err
 	}
 	if err := w.f.Sync(); err != nil {
-		return fsx.PathError("fsync", w.Path(), err)
+		return w.fail(fsx.PathError("fsync", w.Path(), err))
 	}
-	w.Synced = w.Size
+	w.Synced, w.Durable = size, boundary
 	return nil
 }
 
-// Complete finishes the active file: clears its in-use flag, fsyncs and
-// closes it. The file is then byte-identical to the source's closed file.
+// Complete finishes the active file and closes it, fsync'd. A file the
+// source closed (it ends with ROTATE or STOP) gets its in-use flag
+// cleared, as the source's own copy does; a file the source left by
+// crashing keeps it, as the source's copy does too.
 func (w *Writer) Complete() error {
+	if w.err != nil {
+		return w.err
+	}
 	if w.f == nil {
 		return nil
 	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	var flag [1]byte
-	if _, err := w.f.ReadAt(flag[:], int64(InUseFlagOffset)); err != nil {
-		return fmt.Errorf("read %s: %w", w.Path(), err)
-	}
-	flag[0] &^= FlagInUse
-	if _, err := w.f.WriteAt(flag[:], int64(InUseFlagOffset)); err != nil {
-		return fsx.PathError("write", w.Path(), err)
+	if w.LastType == RotateEvent || w.LastType == StopEvent {
+		var flag [1]byte
+		if _, err := w.f.ReadAt(flag[:], int64(InUseFlagOffset)); err != nil {
+			return w.fail(fsx.PathError("read", w.Path(), err))
+		}
+		flag[0] &^= FlagInUse
+		if _, err := w.f.WriteAt(flag[:], int64(InUseFlagOffset)); err != nil {
+			return w.fail(fsx.PathError("write", w.Path(), err))
+		}
 	}
 	if err := w.f.Sync(); err != nil {
-		return fsx.PathError("fsync", w.Path(), err)
+		return w.fail(fsx.PathError("fsync", w.Path(), err))
 	}
-	w.Synced = w.Size
+	w.Synced, w.Durable = w.Size, w.Size
 	err := w.f.Close()
 	w.f, w.bw = nil, nil
-	return err
+	return w.fail0(err)
 }
 
 // Close stops writing the active file without completing it: it cuts off
 // an unfinished transaction, so the file ends on a boundary, and fsyncs.
+// After a failure it only cuts the file back to what is durable.
 func (w *Writer) Close() error {
 	if w.f == nil {
-		return nil
+		return w.err
+	}
+	defer func() { w.f, w.bw = nil, nil }()
+	if w.err != nil {
+		// Best effort, for a tidy file: what was durable stays.
+		w.f.Truncate(w.Durable)
+		w.f.Close()
+		return w.err
 	}
 	err := w.Flush()
 	if err == nil && w.Size != w.Boundary {
 		if err = w.f.Truncate(w.Boundary); err == nil {
 			w.Size = w.Boundary
+		} else {
+			err = w.fail(fsx.PathError("truncate", w.Path(), err))
 		}
 	}
 	if err == nil {
-		err = w.f.Sync()
-		if err == nil {
-			w.Synced = w.Size
+		if err = w.f.Sync(); err == nil {
+			w.Synced, w.Durable = w.Size, w.Size
+		} else {
+			err = w.fail(fsx.PathError("fsync", w.Path(), err))
 		}
 	}
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
+	if cerr := w.f.Close(); err == nil && cerr != nil {
+		err = w.fail(cerr)
 	}
-	w.f, w.bw = nil, nil
-	if err != nil {
-		return fmt.Errorf("close %s: %w", w.Path(), err)
-	}
-	return nil
+	return err
 }
 
 func (w *Writer) corrupt(pos int64, err error) error {

@@ -84,7 +84,7 @@ func TestWriterReproducesFiles(t *testing.T) {
 			dir := t.TempDir()
 			tr := NewTracker(position.NewSet(position.MariaDB))
 			w := NewWriter(dir, tr)
-			if err := w.Open(fi.name, 0); err != nil {
+			if err := w.Open(fi.name, 0, 0); err != nil {
 				t.Fatal(err)
 			}
 			if w.IsOpen() {
@@ -114,6 +114,7 @@ func TestWriterReproducesFiles(t *testing.T) {
 			if err := w.Sync(); err != nil || w.Synced != w.Size {
 				t.Fatalf("Sync: %v, Synced %d", err, w.Synced)
 			}
+			closed := w.LastType == RotateEvent || w.LastType == StopEvent
 			if err := w.Complete(); err != nil {
 				t.Fatal(err)
 			}
@@ -122,7 +123,14 @@ func TestWriterReproducesFiles(t *testing.T) {
 			}
 			got, _ = os.ReadFile(w.Path())
 			want := append([]byte(nil), data...)
-			want[InUseFlagOffset] &^= FlagInUse // the inuse file, completed
+			if closed {
+				// The source cleared the flag when it closed the file.
+				want[InUseFlagOffset] &^= FlagInUse
+			} else {
+				// A file the source never closed keeps the flag, as the
+				// source's copy does after a crash.
+				want[InUseFlagOffset] |= FlagInUse
+			}
 			if !bytes.Equal(got, want) {
 				t.Error("completed file is not byte-identical to the source's")
 			}
@@ -156,7 +164,7 @@ func TestWriterResume(t *testing.T) {
 	for _, at := range []int64{256, 285, 1452, 2152} {
 		dir := t.TempDir()
 		w := NewWriter(dir, NewTracker(position.NewSet(position.MariaDB)))
-		if err := w.Open(fi.name, 0); err != nil {
+		if err := w.Open(fi.name, 0, 0); err != nil {
 			t.Fatal(err)
 		}
 		var first, rest []rawEvent
@@ -175,7 +183,7 @@ func TestWriterResume(t *testing.T) {
 		checkInUse(t, got, data[:at])
 
 		w2 := NewWriter(dir, NewTracker(position.NewSet(position.MariaDB)))
-		if err := w2.Open(fi.name, at); err != nil {
+		if err := w2.Open(fi.name, at, 0); err != nil {
 			t.Fatalf("Open at %d: %v", at, err)
 		}
 		if !w2.IsOpen() || w2.Size != at || w2.Boundary != at || w2.Synced != at {
@@ -201,7 +209,7 @@ func TestWriterRefusesBadEvents(t *testing.T) {
 	evs := splitEvents(t, data)
 	start := func(t *testing.T) *Writer {
 		w := NewWriter(t.TempDir(), NewTracker(position.NewSet(position.MariaDB)))
-		if err := w.Open(fi.name, 0); err != nil {
+		if err := w.Open(fi.name, 0, 0); err != nil {
 			t.Fatal(err)
 		}
 		appendEvents(t, w, evs[:2]) // FDE, GTID_LIST: Size 285
@@ -271,7 +279,7 @@ func TestWriterFirstEvent(t *testing.T) {
 	evs := splitEvents(t, data)
 	try := func(t *testing.T, ev []byte) (*Writer, error) {
 		w := NewWriter(t.TempDir(), NewTracker(position.NewSet(position.MariaDB)))
-		if err := w.Open("mysql-bin.000001", 0); err != nil {
+		if err := w.Open("mysql-bin.000001", 0, 0); err != nil {
 			t.Fatal(err)
 		}
 		h, err := ParseHeader(ev)
@@ -306,7 +314,7 @@ func TestWriterFirstEvent(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(w.Dir, "mysql-bin.000001"), []byte("mine"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.Open("mysql-bin.000001", 0); err != nil {
+		if err := w.Open("mysql-bin.000001", 0, 0); err != nil {
 			t.Fatal(err)
 		}
 		h, _ := ParseHeader(evs[0].b)
@@ -330,7 +338,11 @@ func TestWriterFirstEvent(t *testing.T) {
 		if err := w.Complete(); err != nil {
 			t.Fatal(err)
 		}
-		if b, _ := os.ReadFile(w.Path()); !bytes.Equal(b, data[:256]) {
+		// No ROTATE or STOP: the file is completed as the source left it,
+		// in-use flag and all.
+		want := append([]byte(nil), data[:256]...)
+		want[InUseFlagOffset] |= FlagInUse
+		if b, _ := os.ReadFile(w.Path()); !bytes.Equal(b, want) {
 			t.Error("completed file is not the source's first event")
 		}
 	})
@@ -342,7 +354,7 @@ func TestWriterCloseCutsUnfinishedTransaction(t *testing.T) {
 	evs := splitEvents(t, data)
 	for n := 1; n <= len(evs); n++ {
 		w := NewWriter(t.TempDir(), NewTracker(position.NewSet(position.MariaDB)))
-		if err := w.Open(fi.name, 0); err != nil {
+		if err := w.Open(fi.name, 0, 0); err != nil {
 			t.Fatal(err)
 		}
 		appendEvents(t, w, evs[:n])
@@ -380,7 +392,7 @@ func TestWriterSyncAndFlush(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Error(err)
 	}
-	if err := w.Open("mysql-bin.000002", 0); err != nil {
+	if err := w.Open("mysql-bin.000002", 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	if w.Size != 4 || w.Boundary != 4 || w.Synced != 4 {
@@ -412,7 +424,7 @@ func TestWriterRefusedFirstEventLeavesRepairableFile(t *testing.T) {
 	fde := splitEvents(t, data)[0].b
 	bad := fixLogPos(fde, 257, ChecksumCRC32) // one past its real end, checksum fixed
 	w := NewWriter(t.TempDir(), NewTracker(position.NewSet(position.MariaDB)))
-	if err := w.Open("mysql-bin.000001", 0); err != nil {
+	if err := w.Open("mysql-bin.000001", 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	h, _ := ParseHeader(bad)

@@ -160,6 +160,9 @@ func Run(name, description string, args []string, io IO, cmd any, opts ...kong.O
 		env.Verbose = g.globals().Verbose
 	}
 
+	// A closed pipe on stdout must be a write error the command reports
+	// (exit 3, state saved), not a SIGPIPE that kills it mid-write.
+	signal.Ignore(syscall.SIGPIPE)
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1)
 	defer signal.Stop(sigs)

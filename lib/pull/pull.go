@@ -56,6 +56,7 @@ type stats struct {
 	file                             atomic.Pointer[string] // the active file, for progress from the signal goroutine
 	size                             atomic.Int64
 	bytes, events, reconnects, files atomic.Int64
+	written                          atomic.Int64 // events stored, not counting those the server makes up
 	lastEventTS                      atomic.Int64 // unix seconds of the last event received
 	caughtUp                         atomic.Bool  // the last heartbeat said we have all the source has
 }
@@ -68,8 +69,8 @@ func (c *Cmd) Run(ctx context.Context, env *cli.Env) error {
 	if c.StartPos != 0 && c.StartFile == "" {
 		return cli.Errorf(cli.ExitUsage, "--start-pos needs --start-file")
 	}
-	if c.FsyncInterval <= 0 {
-		return cli.Errorf(cli.ExitUsage, "--fsync-interval must be positive")
+	if c.FsyncInterval <= 0 || c.Heartbeat <= 0 || c.RetryMax <= 0 {
+		return cli.Errorf(cli.ExitUsage, "--fsync-interval, --heartbeat and --retry-max must be positive")
 	}
 	spec, warnings, err := c.Conn.Resolve(c.Source, env.Getenv)
 	if err != nil {
@@ -128,10 +129,10 @@ func (p *puller) run(ctx context.Context) error {
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
 		if conn != nil {
-			received := p.stats.events.Load()
+			written := p.stats.written.Load()
 			err = p.session(ctx, conn)
 			conn = nil
-			if p.stats.events.Load() != received {
+			if p.stats.written.Load() != written {
 				backoff, attempt = time.Second, 1
 			}
 			if err == nil || ctx.Err() != nil {
@@ -140,6 +141,12 @@ func (p *puller) run(ctx context.Context) error {
 			if !retriable(err) {
 				p.stop(ctx, nil)
 				return err
+			}
+			if p.cmd.UntilEnd {
+				// A cron job must not hang holding the directory's lock:
+				// report, and let the next run resume.
+				p.stop(ctx, nil)
+				return cli.WithCode(cli.ExitIO, err)
 			}
 			if mysqlx.IsAuth(err) {
 				p.stop(ctx, nil)
@@ -224,7 +231,7 @@ func (p *puller) prepare(conn *client.Conn, srv *mysqlx.Server, state *binlogdir
 		}
 		p.tr = binlogdir.NewTracker(position.NewSet(srv.Flavor))
 		p.w = binlogdir.NewWriter(p.dir, p.tr)
-		if err := p.open(start, 0); err != nil {
+		if err := p.open(start, 0, 0); err != nil {
 			return classifyLocal(err)
 		}
 		p.env.Infof("starting %s at %s from %s", p.dir, start, p.spec)
@@ -264,19 +271,25 @@ func (p *puller) prepare(conn *client.Conn, srv *mysqlx.Server, state *binlogdir
 		if tail.Empty {
 			pos = 0
 		}
-		if err := p.open(state.File, pos); err != nil {
+		if err := p.open(state.File, pos, tail.LastType); err != nil {
 			return classifyLocal(err)
 		}
-		if tail.Rotated != "" {
-			// Completed before a crash, perhaps not announced: do it now
-			// (announcing twice is harmless, never is not).
-			if err := p.switchFile(tail.Rotated); err != nil {
+		next := tail.Rotated
+		if tail.Stopped {
+			// The source shut down after this file; it starts the next
+			// one when it comes back.
+			next = mustNext(state.File)
+		}
+		if next != "" {
+			// Completed before a crash or a stop, perhaps not announced:
+			// do it now (announcing twice is harmless, never is not).
+			if err := p.switchFile(next); err != nil {
 				return err
 			}
 		}
 	} else if pos > int64(len(binlogdir.Magic)) {
 		return cli.WithCode(cli.ExitCorrupt, fmt.Errorf("%s: missing, but %s records %d durable bytes in it", path, binlogdir.StateName, pos))
-	} else if err := p.open(state.File, 0); err != nil {
+	} else if err := p.open(state.File, 0, 0); err != nil {
 		return classifyLocal(err)
 	}
 	if err := p.checkAgainstSource(logs); err != nil {
@@ -501,6 +514,7 @@ func (p *puller) handle(ev binlogstream.Event) error {
 	if _, err := p.w.Append(h, ev.Data); err != nil {
 		return classifyLocal(err)
 	}
+	p.stats.written.Add(1)
 	p.stats.size.Store(p.w.Size)
 	if ev.NeedAck {
 		p.pendingAck, p.ackFile, p.ackPos = true, p.w.Name, p.w.Size
@@ -569,7 +583,7 @@ func (p *puller) switchFile(next string) error {
 			return err
 		}
 	}
-	if err := p.open(next, 0); err != nil {
+	if err := p.open(next, 0, 0); err != nil {
 		return classifyLocal(err)
 	}
 	return p.checkpoint()
@@ -611,14 +625,19 @@ const (
 // checkpoint makes received bytes durable and then records in the state
 // file the last transaction boundary they hold.
 func (p *puller) checkpoint() error {
-	if p.w.Synced == p.w.Size && p.w.Name == p.stateFile && p.w.Boundary == p.statePos {
+	if err := p.w.Err(); err != nil {
+		// After a failed write or fsync nothing new is vouched for: the
+		// state keeps pointing at what was durable before.
+		return classifyLocal(err)
+	}
+	if p.w.Synced == p.w.Size && p.w.Name == p.stateFile && p.w.Durable == p.statePos {
 		return nil // nothing new since the last checkpoint
 	}
 	p.lastSync = p.env.Now()
 	if err := p.w.Sync(); err != nil {
 		return classifyLocal(err)
 	}
-	pos := p.w.Boundary
+	pos := p.w.Durable
 	if p.w.Name != p.stateFile || pos != p.statePos {
 		s := &binlogdir.State{
 			Source:  p.src,
@@ -695,8 +714,11 @@ func derivedServerID(dir string) uint32 {
 	if err != nil {
 		abs = dir
 	}
+	// The host is part of it: two DR hosts that both use the customary
+	// /var/lib/dr/binlog must not kick each other off the source.
+	host, _ := os.Hostname()
 	h := fnv.New32a()
-	h.Write([]byte(abs))
+	h.Write([]byte(host + ":" + abs))
 	return 1<<31 | h.Sum32()&(1<<31-1)
 }
 
@@ -707,17 +729,26 @@ func retriable(err error) bool {
 	return !errors.As(err, &ce)
 }
 
+// erSlaveSameID is MariaDB's ER_SLAVE_SAME_ID: a replica with our server_id
+// connected and the source dropped us for it.
+const erSlaveSameID = 4052
+
 // classifyStream turns the end of a stream into an error with its exit status.
 func classifyStream(err error, p *puller) error {
 	var me *mysql.MyError
 	if errors.As(err, &me) {
+		if me.Code == erSlaveSameID {
+			return cli.WithHint(refused("%s: another replica is connected with server_id %d: %s", p.spec, p.serverID, me.Message),
+				"give each replica its own --server-id")
+		}
 		if me.Code == mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG {
 			msg := strings.ToLower(me.Message)
 			if strings.Contains(msg, "could not find") || strings.Contains(msg, "purged") || strings.Contains(msg, "first log file name") {
 				return cli.WithHint(refused("%s:%d is purged on %s: %s", p.w.Name, p.w.Size, p.spec, me.Message),
 					"the directory can no longer be continued without a gap: take a new snapshot (dr-snap) and pull into a new directory")
 			}
-			if strings.Contains(msg, "> file size") || strings.Contains(msg, "beyond") {
+			if strings.Contains(msg, "> file size") || strings.Contains(msg, "beyond") || strings.Contains(msg, "impossible position") ||
+				strings.Contains(msg, "greater than actual file size") || strings.Contains(msg, "invalid pos") {
 				return cli.WithHint(refused("%s no longer has %s up to %d, which this directory holds: %s", p.spec, p.w.Name, p.w.Size, me.Message),
 					"the source lost binlog events (a crash with sync_binlog=0, or a restore); pull into a new directory after a new snapshot")
 			}
@@ -725,7 +756,7 @@ func classifyStream(err error, p *puller) error {
 				return cli.WithHint(refused("%s: another replica connected with server_id %d: %s", p.spec, p.serverID, me.Message),
 					"give each replica its own --server-id")
 			}
-			if strings.Contains(msg, "checksum") || strings.Contains(msg, "corrupt") || strings.Contains(msg, "bogus") {
+			if strings.Contains(msg, "checksum") || strings.Contains(msg, "corrupt") || strings.Contains(msg, "bogus") || strings.Contains(msg, "truncated") {
 				return cli.WithCode(cli.ExitCorrupt, fmt.Errorf("%s reports its binlog %s at %d is corrupt: %s", p.spec, p.w.Name, p.w.Size, me.Message))
 			}
 		}
@@ -755,8 +786,8 @@ func classifyLocal(err error) error {
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
 // open makes name, at size, the active file.
-func (p *puller) open(name string, size int64) error {
-	if err := p.w.Open(name, size); err != nil {
+func (p *puller) open(name string, size int64, lastType byte) error {
+	if err := p.w.Open(name, size, lastType); err != nil {
 		return err
 	}
 	p.stats.file.Store(&name)
