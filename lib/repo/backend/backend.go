@@ -202,3 +202,27 @@ func (r ctxReader) Read(p []byte) (int, error) {
 	}
 	return r.r.Read(p)
 }
+
+// ErrShortObject means a range load asked for bytes past the end of an
+// object: the object is shorter than what points into it says, which is
+// corruption, not an I/O failure a retry would cure.
+var ErrShortObject = errors.New("object is shorter than the range asked for")
+
+// ReadRange loads length bytes of h at offset into a new slice. A range
+// past the end of the object gives an error wrapping ErrShortObject.
+func ReadRange(ctx context.Context, be Backend, h Handle, offset int64, length int) ([]byte, error) {
+	b := make([]byte, length)
+	if length == 0 {
+		return b, nil // Load's length 0 means "to the end"
+	}
+	called := false
+	err := be.Load(ctx, h, length, offset, func(rd io.Reader) error {
+		called = true
+		_, err := io.ReadFull(rd, b)
+		return err
+	})
+	if err != nil && !called && errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("%w: %w", ErrShortObject, err)
+	}
+	return b, err
+}

@@ -181,17 +181,8 @@ func (f *File) search(recs []byte, lo int, run []ids.ID, found map[ids.ID]Entry)
 // loadRange reads length bytes of index file id at offset. A range past
 // the end means the file is shorter than its trailer says: corrupt.
 func loadRange(ctx context.Context, be backend.Backend, id ids.ID, offset int64, length int) ([]byte, error) {
-	b := make([]byte, length)
-	if length == 0 {
-		return b, nil // Load's length 0 means "to the end"
-	}
-	called := false
-	err := be.Load(ctx, Handle(id), length, offset, func(rd io.Reader) error {
-		called = true
-		_, err := io.ReadFull(rd, b)
-		return err
-	})
-	if err != nil && !called && errors.Is(err, io.ErrUnexpectedEOF) {
+	b, err := backend.ReadRange(ctx, be, Handle(id), offset, length)
+	if errors.Is(err, backend.ErrShortObject) {
 		return nil, &CorruptError{File: id, Err: fmt.Errorf("truncated: %w", err)}
 	}
 	if err != nil {

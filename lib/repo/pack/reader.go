@@ -106,14 +106,8 @@ func ReadHeader(ctx context.Context, be backend.Backend, id ids.ID, size int64) 
 // pack is shorter than its header or index says: corrupt, not an I/O
 // failure a retry would cure.
 func loadRange(ctx context.Context, be backend.Backend, id ids.ID, offset int64, length int) ([]byte, error) {
-	b := make([]byte, length)
-	called := false
-	err := be.Load(ctx, Handle(id), length, offset, func(rd io.Reader) error {
-		called = true
-		_, err := io.ReadFull(rd, b)
-		return err
-	})
-	if err != nil && !called && errors.Is(err, io.ErrUnexpectedEOF) {
+	b, err := backend.ReadRange(ctx, be, Handle(id), offset, length)
+	if errors.Is(err, backend.ErrShortObject) {
 		return nil, &CorruptError{Pack: id, Err: fmt.Errorf("truncated: %w", err)}
 	}
 	if err != nil {
