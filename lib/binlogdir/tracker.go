@@ -33,9 +33,15 @@ func (t *Tracker) Observe(h Header, ev []byte) bool {
 		b := Body(ev, t.Alg)
 		if len(b) >= 4 {
 			n := int(binary.LittleEndian.Uint32(b) & (1<<28 - 1))
+			// The list is the binlog state: the last GTID of every
+			// (domain, server) pair, in no promised order. A domain's
+			// position is the furthest of them, whichever is listed last.
 			for i := 0; i < n && 4+16*(i+1) <= len(b); i++ {
 				e := b[4+16*i:]
-				t.Set.AddMariaDB(binary.LittleEndian.Uint32(e), binary.LittleEndian.Uint32(e[4:]), binary.LittleEndian.Uint64(e[8:]))
+				g := position.MariaDBGTID(binary.LittleEndian.Uint32(e), binary.LittleEndian.Uint32(e[4:]), binary.LittleEndian.Uint64(e[8:]))
+				if !t.Set.Contains(g) {
+					t.Set.AddMariaDB(g.Domain, g.ServerID, g.Seq)
+				}
 			}
 		}
 	case PreviousGTIDsEvent:

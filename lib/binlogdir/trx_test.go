@@ -1,6 +1,7 @@
 package binlogdir
 
 import (
+	"encoding/binary"
 	"testing"
 
 	"github.com/dr-mysql/dr/lib/position"
@@ -237,5 +238,23 @@ func TestTrackerMySQLSet(t *testing.T) {
 	}
 	if got := tr.Set.String(); got != "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-3:5" {
 		t.Errorf("set %q", got)
+	}
+}
+
+// The GTID list of a file is the binlog state, one entry per (domain,
+// server) in no promised order: the domain's position is the furthest.
+func TestTrackerGTIDListFurthestPerDomain(t *testing.T) {
+	body := binary.LittleEndian.AppendUint32(nil, 3)
+	for _, e := range [][3]uint64{{0, 1, 100}, {0, 2, 50}, {1, 2, 7}} {
+		body = binary.LittleEndian.AppendUint32(body, uint32(e[0]))
+		body = binary.LittleEndian.AppendUint32(body, uint32(e[1]))
+		body = binary.LittleEndian.AppendUint64(body, e[2])
+	}
+	tr := NewTracker(position.NewSet(position.MariaDB))
+	ev := mkEvent(MariaDBGTIDListEvent, 1, 0, 0, body, ChecksumOff)
+	h, _ := ParseHeader(ev)
+	tr.Observe(h, ev)
+	if got := tr.Set.String(); got != "0-1-100,1-2-7" {
+		t.Errorf("set %q, want 0-1-100,1-2-7", got)
 	}
 }
