@@ -30,7 +30,16 @@ type Writer struct {
 	bw  *bufio.Writer
 	fd  FormatDescription
 	err error // the first write or fsync failure: after it nothing this writer did is trusted
+
+	writeback int64 // bytes up to which the kernel was asked to start writing back
 }
+
+// writeBehind is how many bytes may pile up in the page cache before the
+// kernel is asked to start writing them back. Without it a file's whole
+// backlog waits for the fsync that completes it (or for the kernel's own
+// flusher), and the pull stalls on the disk instead of overlapping with
+// the network.
+const writeBehind = 8 << 20
 
 // NewWriter makes a writer for dir whose GTIDs go into tr.
 func NewWriter(dir string, tr *Tracker) *Writer {
@@ -53,6 +62,7 @@ func (w *Writer) Open(name string, size int64, lastType byte) error {
 	}
 	size = max(size, int64(len(Magic)))
 	w.Name, w.Size, w.Boundary, w.Synced, w.Durable, w.LastType = name, size, size, size, size, lastType
+	w.writeback = size
 	if size == int64(len(Magic)) {
 		return nil
 	}
@@ -132,6 +142,14 @@ func (w *Writer) Append(h Header, ev []byte) (bool, error) {
 	}
 	w.Size += int64(len(ev))
 	w.LastType = h.Type
+	if w.Size-w.writeback >= writeBehind {
+		// What bufio has handed to the kernel goes to disk in the
+		// background from now; a failure shows at the next fsync.
+		if inKernel := w.Size - int64(w.bw.Buffered()); inKernel > w.writeback {
+			fsx.StartWriteback(w.f, w.writeback, inKernel-w.writeback)
+			w.writeback = inKernel
+		}
+	}
 	boundary := w.Tracker.Observe(h, ev)
 	if boundary {
 		w.Boundary = w.Size

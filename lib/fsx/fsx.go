@@ -70,3 +70,11 @@ func PathError(op, path string, err error) error {
 	}
 	return fmt.Errorf("%s %s: %w", op, path, err)
 }
+
+// StartWriteback asks the kernel to start writing back n bytes of f at
+// off, without waiting: a later fsync then has little left to do. It is a
+// hint; where the system has no such call it does nothing, and a failure
+// surfaces at the next fsync.
+func StartWriteback(f *os.File, off, n int64) {
+	startWriteback(f, off, n)
+}
