@@ -46,7 +46,11 @@ func TestScripts(t *testing.T) {
 			// ...but all share the template datadir they are copied from.
 			env.Setenv("DR_SANDBOX_TEMPLATE_DIR", os.TempDir())
 			env.Setenv(exitFileEnv, filepath.Join(env.WorkDir, ".exitcode"))
-			env.Defer(func() { stopSandboxes(sb, env.Vars) })
+			env.Defer(func() {
+				if err := stopSandboxes(filepath.Join(scripts, "dr-sandbox"), env.Vars); err != nil {
+					env.T().Fatal(err)
+				}
+			})
 			return nil
 		},
 		Cmds:      scriptCmds,

@@ -34,10 +34,15 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"gtids-covered":  cmdGTIDsCovered,
 }
 
-func stopSandboxes(dir string, vars []string) {
-	cmd := exec.Command("dr-sandbox", "stop-all")
+// stopSandboxes stops every sandbox a scenario started. The script is
+// named by its path: the test process's own PATH does not have scripts/.
+func stopSandboxes(script string, vars []string) error {
+	cmd := exec.Command(script, "stop-all")
 	cmd.Env = vars
-	cmd.Run()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s stop-all: %v: %s", script, err, out)
+	}
+	return nil
 }
 
 // sandbox runs scripts/dr-sandbox with the script's environment.
