@@ -13,21 +13,12 @@ import (
 
 	"github.com/dr-mysql/dr/lib/repo"
 	"github.com/dr-mysql/dr/lib/repo/backend"
+	"github.com/dr-mysql/dr/lib/repo/backend/backendtest"
 	"github.com/dr-mysql/dr/lib/repo/backend/local"
 	"github.com/dr-mysql/dr/lib/repo/backend/mem"
 	"github.com/dr-mysql/dr/lib/repo/ids"
 	"github.com/dr-mysql/dr/lib/repo/index"
-	"github.com/zeebo/blake3"
 )
-
-// random returns n bytes that do not compress, from seed.
-func random(seed string, n int) []byte {
-	h := blake3.New()
-	h.WriteString(seed)
-	b := make([]byte, n)
-	io.ReadFull(h.Digest(), b)
-	return b
-}
 
 func newLocal(t testing.TB) backend.Backend {
 	be, err := local.Create(filepath.Join(t.TempDir(), "repo"))
@@ -72,7 +63,7 @@ func TestRoundTrip(t *testing.T) {
 			be := bk.new(t)
 			r := initRepo(t, be)
 			streams := map[string][]byte{
-				"random": random("round trip", 33<<20+12345),
+				"random": backendtest.Data("round trip", 33<<20+12345),
 				"sql":    dump(34 << 20),
 				"empty":  {},
 				"tiny":   []byte("x"),
@@ -182,7 +173,7 @@ func TestCorruptPack(t *testing.T) {
 	ctx := context.Background()
 	be := mem.New()
 	r := initRepo(t, be)
-	data := random("corrupt", 6<<20)
+	data := backendtest.Data("corrupt", 6<<20)
 	id, _, err := r.PutStream(ctx, bytes.NewReader(data), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +214,7 @@ func TestMissing(t *testing.T) {
 	ctx := context.Background()
 	be := mem.New()
 	r := initRepo(t, be)
-	id, _, err := r.PutStream(ctx, bytes.NewReader(random("missing", 3<<20)), nil)
+	id, _, err := r.PutStream(ctx, bytes.NewReader(backendtest.Data("missing", 3<<20)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +259,7 @@ func TestFailedInput(t *testing.T) {
 	ctx := context.Background()
 	be := mem.New()
 	r := initRepo(t, be)
-	data := random("failed", 80<<20)
+	data := backendtest.Data("failed", 80<<20)
 	for _, cause := range []error{io.ErrUnexpectedEOF, errors.New("connection reset")} {
 		_, st, err := r.PutStream(ctx, &failing{r: bytes.NewReader(data), n: 60 << 20, err: cause}, nil)
 		if !errors.Is(err, cause) {
@@ -304,8 +295,8 @@ func TestConcurrentPuts(t *testing.T) {
 	initRepo(t, be)
 	common := dump(24 << 20)
 	streams := [][]byte{
-		append(bytes.Clone(common), random("a", 5<<20)...),
-		append(random("b", 5<<20), common...),
+		append(bytes.Clone(common), backendtest.Data("a", 5<<20)...),
+		append(backendtest.Data("b", 5<<20), common...),
 	}
 	ids := make([]ids.ID, 2)
 	var wg sync.WaitGroup
@@ -369,7 +360,7 @@ func TestLookupRoundTrips(t *testing.T) {
 	be := mem.New()
 	r := initRepo(t, be)
 	for i := range 8 {
-		if _, _, err := r.PutStream(ctx, bytes.NewReader(random(fmt.Sprint("s", i), 4<<20)), nil); err != nil {
+		if _, _, err := r.PutStream(ctx, bytes.NewReader(backendtest.Data(fmt.Sprint("s", i), 4<<20)), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -379,7 +370,7 @@ func TestLookupRoundTrips(t *testing.T) {
 	}
 	files := len(x.Files())
 	before := be.Loads()
-	data := random("new", 64<<20)
+	data := backendtest.Data("new", 64<<20)
 	_, st, err := r.PutStream(ctx, bytes.NewReader(data), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -438,7 +429,7 @@ func TestCorruptIndex(t *testing.T) {
 	ctx := context.Background()
 	be := mem.New()
 	r := initRepo(t, be)
-	data := random("corrupt index", 3<<20)
+	data := backendtest.Data("corrupt index", 3<<20)
 	id, _, err := r.PutStream(ctx, bytes.NewReader(data), nil)
 	if err != nil {
 		t.Fatal(err)

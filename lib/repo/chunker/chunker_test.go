@@ -9,21 +9,9 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/dr-mysql/dr/lib/repo/backend/backendtest"
 	"github.com/dr-mysql/dr/lib/repo/ids"
-	"github.com/zeebo/blake3"
 )
-
-// random returns n pseudo-random bytes that are the same on every machine
-// and Go version: the BLAKE3 extendable output of seed.
-func random(seed string, n int) []byte {
-	h := blake3.New()
-	h.WriteString(seed)
-	b := make([]byte, n)
-	if _, err := io.ReadFull(h.Digest(), b); err != nil {
-		panic(err)
-	}
-	return b
-}
 
 type piece struct {
 	off int64
@@ -78,7 +66,7 @@ func TestGearTableProvenance(t *testing.T) {
 // If it fails, the change breaks dedup against every existing repository:
 // undo it; do not update the constant.
 func TestBoundariesPinned(t *testing.T) {
-	data := random("dr chunker pinned boundaries v1", 32<<20)
+	data := backendtest.Data("dr chunker pinned boundaries v1", 32<<20)
 	var list []byte
 	pieces := chunkAll(t, bytes.NewReader(data), Default)
 	for _, p := range pieces {
@@ -99,7 +87,7 @@ func TestBoundariesPinned(t *testing.T) {
 
 func TestSizesWithinBounds(t *testing.T) {
 	inputs := map[string][]byte{
-		"random": random("dr chunker sizes", 48<<20),
+		"random": backendtest.Data("dr chunker sizes", 48<<20),
 		"zeros":  make([]byte, 20<<20+12345),
 		"text":   bytes.Repeat([]byte("INSERT INTO `t` VALUES (1,'a'),(2,'b');\n"), 500000),
 	}
@@ -126,7 +114,7 @@ func TestAverageSize(t *testing.T) {
 	if testing.Short() {
 		size = 64 << 20
 	}
-	pieces := chunkAll(t, bytes.NewReader(random("dr chunker average", size)), Default)
+	pieces := chunkAll(t, bytes.NewReader(backendtest.Data("dr chunker average", size)), Default)
 	avg := float64(size) / float64(len(pieces)) / (1 << 20)
 	t.Logf("%d chunks, average %.3f MiB", len(pieces), avg)
 	if avg < 0.85 || avg > 1.2 {
@@ -135,7 +123,7 @@ func TestAverageSize(t *testing.T) {
 }
 
 func TestEditChangesOnlyNearbyChunks(t *testing.T) {
-	orig := random("dr chunker edits", 64<<20)
+	orig := backendtest.Data("dr chunker edits", 64<<20)
 	mid := len(orig)/2 + 777
 	edits := map[string][]byte{
 		"insert": append(append(append([]byte{}, orig[:mid]...), []byte("a few new bytes")...), orig[mid:]...),
@@ -186,7 +174,7 @@ func TestEditChangesOnlyNearbyChunks(t *testing.T) {
 }
 
 func TestDeterministicAcrossReadSizes(t *testing.T) {
-	data := random("dr chunker readers", 20<<20)
+	data := backendtest.Data("dr chunker readers", 20<<20)
 	want := chunkAll(t, bytes.NewReader(data), Default)
 	for name, r := range map[string]io.Reader{
 		"one byte":  iotest.OneByteReader(bytes.NewReader(data[:3<<20])),
@@ -235,7 +223,7 @@ func TestSmallAndEmpty(t *testing.T) {
 }
 
 func TestNoAllocationPerChunk(t *testing.T) {
-	data := random("dr chunker allocs", 24<<20)
+	data := backendtest.Data("dr chunker allocs", 24<<20)
 	c := New(bytes.NewReader(data), Default)
 	buf := make([]byte, 0, Default.Max)
 	c.Next(buf) // allocates the read buffer once
@@ -253,7 +241,7 @@ func TestNoAllocationPerChunk(t *testing.T) {
 
 func TestReadErrorIsReturned(t *testing.T) {
 	boom := errors.New("boom")
-	r := io.MultiReader(bytes.NewReader(random("x", 3<<20)), iotest.ErrReader(boom))
+	r := io.MultiReader(bytes.NewReader(backendtest.Data("x", 3<<20)), iotest.ErrReader(boom))
 	c := New(r, Default)
 	_, err := c.Next(nil)
 	if !errors.Is(err, boom) {
@@ -287,7 +275,7 @@ func TestParamsValidate(t *testing.T) {
 		}
 	}
 	small := Params{Min: 1 << 10, Avg: 4 << 10, Max: 16 << 10}
-	pieces := chunkAll(t, bytes.NewReader(random("small params", 4<<20)), small)
+	pieces := chunkAll(t, bytes.NewReader(backendtest.Data("small params", 4<<20)), small)
 	for i, p := range pieces[:len(pieces)-1] {
 		if p.n < small.Min || p.n > small.Max {
 			t.Fatalf("chunk %d: %d bytes outside %+v", i, p.n, small)
@@ -300,7 +288,7 @@ func TestParamsValidate(t *testing.T) {
 }
 
 func BenchmarkChunker(b *testing.B) {
-	data := random("dr chunker bench", 64<<20)
+	data := backendtest.Data("dr chunker bench", 64<<20)
 	buf := make([]byte, 0, Default.Max)
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
@@ -316,7 +304,7 @@ func BenchmarkChunker(b *testing.B) {
 
 // BenchmarkCut measures the hashing loop alone, without copies.
 func BenchmarkCut(b *testing.B) {
-	data := random("dr chunker bench", 64<<20)
+	data := backendtest.Data("dr chunker bench", 64<<20)
 	c := New(nil, Default)
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {

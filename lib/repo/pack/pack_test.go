@@ -5,27 +5,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 
 	"github.com/dr-mysql/dr/lib/repo/backend"
+	"github.com/dr-mysql/dr/lib/repo/backend/backendtest"
 	"github.com/dr-mysql/dr/lib/repo/backend/mem"
 	"github.com/dr-mysql/dr/lib/repo/ids"
-	"github.com/zeebo/blake3"
 )
-
-func random(seed string, n int) []byte {
-	h := blake3.New()
-	h.WriteString(seed)
-	b := make([]byte, n)
-	io.ReadFull(h.Digest(), b)
-	return b
-}
 
 // sqlish returns n bytes that compress like a dump's INSERT statements.
 func sqlish(seed string, n int) []byte {
-	r := random(seed, n/4+16)
+	r := backendtest.Data(seed, n/4+16)
 	var b bytes.Buffer
 	b.WriteString("INSERT INTO `articles` VALUES ")
 	for i := 0; b.Len() < n; i++ {
@@ -60,12 +51,12 @@ func build(t testing.TB, target int, datas ...added) (Finished, map[ids.ID][]byt
 
 func mixed() []added {
 	return []added{
-		{DataBlob, random("incompressible", 700_000)},
+		{DataBlob, backendtest.Data("incompressible", 700_000)},
 		{DataBlob, sqlish("text", 1<<20)},
 		{DataBlob, make([]byte, 3<<20)},
 		{TreeBlob, []byte(`{"name":"uploads","mode":493}`)},
 		{DataBlob, nil},
-		{DataBlob, random("small", 17)},
+		{DataBlob, backendtest.Data("small", 17)},
 	}
 }
 
@@ -79,7 +70,7 @@ func TestRoundTrip(t *testing.T) {
 	for _, b := range f.Blobs {
 		comp[b.ID] = b.Compression
 	}
-	if comp[ids.Hash(random("incompressible", 700_000))] != None {
+	if comp[ids.Hash(backendtest.Data("incompressible", 700_000))] != None {
 		t.Errorf("incompressible data was not stored raw")
 	}
 	if comp[ids.Hash(sqlish("text", 1<<20))] != Zstd {
@@ -131,7 +122,7 @@ func TestHeaderLoads(t *testing.T) {
 	for _, n := range []int{1, headGuess, headGuess + 1, 1000} {
 		var datas []added
 		for i := range n {
-			datas = append(datas, added{DataBlob, random(fmt.Sprint("blob ", i), 100+i)})
+			datas = append(datas, added{DataBlob, backendtest.Data(fmt.Sprint("blob ", i), 100+i)})
 		}
 		f, _ := build(t, 0, datas...)
 		be := mem.New()
@@ -157,7 +148,7 @@ func TestHeaderLoads(t *testing.T) {
 func TestCorruptByteAnywhere(t *testing.T) {
 	ctx := context.Background()
 	f, _ := build(t, 0,
-		added{DataBlob, random("a", 3000)},
+		added{DataBlob, backendtest.Data("a", 3000)},
 		added{DataBlob, sqlish("b", 5000)},
 		added{TreeBlob, []byte("tree")},
 		added{DataBlob, bytes.Repeat([]byte("z"), 2000)},
@@ -228,7 +219,7 @@ func TestCorruptBlobErrorNamesBlobAndPack(t *testing.T) {
 
 func TestTruncated(t *testing.T) {
 	ctx := context.Background()
-	f, _ := build(t, 0, added{DataBlob, random("t1", 10000)}, added{DataBlob, sqlish("t2", 10000)})
+	f, _ := build(t, 0, added{DataBlob, backendtest.Data("t1", 10000)}, added{DataBlob, sqlish("t2", 10000)})
 	be := mem.New()
 	for _, n := range []int{0, 1, TrailerSize - 1, TrailerSize, len(f.Data) / 2, len(f.Data) - TrailerSize, len(f.Data) - 1} {
 		be.Put(Handle(f.ID), bytes.Clone(f.Data[:n]))
@@ -269,7 +260,7 @@ func TestWriter(t *testing.T) {
 		t.Errorf("Finish of an empty pack: no error")
 	}
 	w = NewWriter(1 << 20)
-	d := random("w", 600_000)
+	d := backendtest.Data("w", 600_000)
 	id := ids.Hash(d)
 	if _, err := w.Add(DataBlob, id, d); err != nil {
 		t.Fatal(err)
@@ -283,7 +274,7 @@ func TestWriter(t *testing.T) {
 	if _, err := w.Add(7, ids.Hash(nil), nil); err == nil {
 		t.Errorf("unknown blob type: no error")
 	}
-	d2 := random("w2", 600_000)
+	d2 := backendtest.Data("w2", 600_000)
 	w.Add(DataBlob, ids.Hash(d2), d2)
 	if !w.Full() {
 		t.Errorf("1.2 MB in a 1 MB pack is not Full")
@@ -341,7 +332,7 @@ func BenchmarkWriter(b *testing.B) {
 				if kind == "sql" {
 					chunks = append(chunks, sqlish(fmt.Sprint(i), 1<<20))
 				} else {
-					chunks = append(chunks, random(fmt.Sprint(i), 1<<20))
+					chunks = append(chunks, backendtest.Data(fmt.Sprint(i), 1<<20))
 				}
 			}
 			idl := make([]ids.ID, len(chunks))
@@ -374,7 +365,7 @@ func BenchmarkLoadBlob(b *testing.B) {
 		b.Run(kind, func(b *testing.B) {
 			data := sqlish("load", 1<<20)
 			if kind == "random" {
-				data = random("load", 1<<20)
+				data = backendtest.Data("load", 1<<20)
 			}
 			f, _ := build(b, 0, added{DataBlob, data})
 			be := mem.New()
