@@ -9,12 +9,16 @@ import (
 
 	"github.com/dr-mysql/dr/lib/cli"
 	"github.com/dr-mysql/dr/lib/pull"
+	"github.com/dr-mysql/dr/lib/replay"
+	"github.com/dr-mysql/dr/lib/snap"
 )
 
 // commands are the six dr commands, run in-process by testscript through
 // the test binary, exactly as main runs them.
 var commands = map[string]func(args []string, io cli.IO) int{
-	pull.Name: pull.Main,
+	pull.Name:   pull.Main,
+	snap.Name:   snap.Main,
+	replay.Name: replay.Main,
 }
 
 func TestMain(m *testing.M) {
@@ -23,6 +27,7 @@ func TestMain(m *testing.M) {
 		mains[name] = func() { os.Exit(recordExit(run(os.Args[1:], cli.Std()))) }
 	}
 	mains["dr-test-commits"] = func() { os.Exit(commitLoop()) }
+	mains["dr-test-txload"] = func() { os.Exit(txloadMain()) }
 	testscript.Main(m, mains)
 }
 
@@ -31,10 +36,11 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testbin, err := filepath.Abs("testdata/bin")
+	testdata, err := filepath.Abs("testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
+	testbin := filepath.Join(testdata, "bin")
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
@@ -46,6 +52,7 @@ func TestScripts(t *testing.T) {
 			// ...but all share the template datadir they are copied from.
 			env.Setenv("DR_SANDBOX_TEMPLATE_DIR", os.TempDir())
 			env.Setenv(exitFileEnv, filepath.Join(env.WorkDir, ".exitcode"))
+			env.Setenv("TESTDATA", testdata)
 			env.Defer(func() {
 				if err := stopSandboxes(filepath.Join(scripts, "dr-sandbox"), env.Vars); err != nil {
 					env.T().Fatal(err)

@@ -47,3 +47,4 @@ func RefuseTerminal(w io.Writer, what string) error {
 	}
 	return nil
 }
+

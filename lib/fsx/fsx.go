@@ -15,36 +15,72 @@ import (
 // WriteFileAtomic writes data to path through a temporary file that is
 // fsync'd and renamed into place, then fsyncs the directory.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	f, err := CreateAtomic(path, perm)
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
 	if _, err := f.Write(data); err != nil {
+		f.Abort()
 		return PathError("write", path, err)
 	}
-	if err := f.Chmod(perm); err != nil {
+	return f.Commit()
+}
+
+// AtomicFile is a file written under a temporary name in its final
+// directory and renamed into place by Commit: until then, and forever if
+// the writer dies, no file by the final name appears.
+type AtomicFile struct {
+	*os.File
+	path string
+	perm os.FileMode
+	done bool
+}
+
+// CreateAtomic starts writing path as an AtomicFile.
+func CreateAtomic(path string, perm os.FileMode) (*AtomicFile, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return nil, err
+	}
+	return &AtomicFile{File: f, path: path, perm: perm}, nil
+}
+
+// Commit fsyncs the file, renames it into place and fsyncs the
+// directory. After a failed Commit the temporary file is gone.
+func (f *AtomicFile) Commit() error {
+	if f.done {
+		return fmt.Errorf("%s: already committed or aborted", f.path)
+	}
+	f.done = true
+	tmp := f.Name()
+	err := f.Chmod(f.perm)
+	if err == nil {
+		if err = f.Sync(); err != nil {
+			err = PathError("fsync", f.path, err)
+		}
+	}
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = PathError("close", f.path, cerr)
+	}
+	if err == nil {
+		err = os.Rename(tmp, f.path)
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return PathError("fsync", path, err)
+	return SyncDir(filepath.Dir(f.path))
+}
+
+// Abort closes and removes the temporary file. It does nothing after
+// Commit, so it can be deferred.
+func (f *AtomicFile) Abort() {
+	if f.done {
+		return
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	return SyncDir(dir)
+	f.done = true
+	f.Close()
+	os.Remove(f.Name())
 }
 
 // SyncDir fsyncs a directory so that entries created, renamed or removed

@@ -186,18 +186,9 @@ func (p *puller) run(ctx context.Context) error {
 
 // connect dials the source and reads what it is.
 func (p *puller) connect(ctx context.Context) (*client.Conn, *mysqlx.Server, error) {
-	conn, err := p.spec.Dial(ctx)
+	conn, srv, err := p.spec.Connect(ctx)
 	if err != nil {
-		var ce *mysqlx.ConnError
-		if errors.As(err, &ce) && ce.Hint != "" {
-			return nil, nil, cli.WithHint(cli.WithCode(cli.ExitIO, err), ce.Hint)
-		}
-		return nil, nil, cli.WithCode(cli.ExitIO, err)
-	}
-	srv, err := mysqlx.Inspect(conn)
-	if err != nil {
-		conn.Close()
-		return nil, nil, cli.WithCode(cli.ExitIO, fmt.Errorf("%s: %w", p.spec, err))
+		return nil, nil, err
 	}
 	if !srv.LogBin {
 		conn.Close()

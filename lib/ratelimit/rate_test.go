@@ -134,3 +134,20 @@ func TestKong(t *testing.T) {
 		t.Errorf("kong error %v, want it to name the input", err)
 	}
 }
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]Size{"16MiB": 16 << 20, "512K": 512 << 10, "1.5GiB": 3 << 29, "1000": 1000, "10MB": 10_000_000} {
+		got, err := ParseSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+		if back, err := ParseSize(got.String()); err != nil || back != got {
+			t.Errorf("ParseSize(%q.String() = %q) = %d, %v", in, got.String(), back, err)
+		}
+	}
+	for _, in := range []string{"", "0", "unlimited", "16MiB/s", "16Mb", "-1", "x"} {
+		if _, err := ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) succeeded", in)
+		}
+	}
+}

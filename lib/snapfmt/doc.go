@@ -40,6 +40,36 @@
 // written by pgzip in 1 MiB blocks; at the same level they are
 // deterministic too.
 //
+// # Content
+//
+// snapfmt does not parse the SQL, but dr-snap and dr-replay agree on it,
+// and so does `tar -xOf stream ... | mariadb`, the last-resort restore:
+// every member is a script the mariadb client runs as it is.
+//
+// Data members are executed as bytes: they begin with the same preamble
+//
+//	/*!40101 SET NAMES binary*/;
+//	/*!40014 SET FOREIGN_KEY_CHECKS=0, UNIQUE_CHECKS=0*/;
+//	SET SESSION sql_mode='NO_AUTO_VALUE_ON_ZERO', time_zone='+00:00';
+//	USE `db`;
+//
+// followed by multi-row INSERT statements, one a line, each ending in
+// ";\n". String values are escaped ('\0 \' \\ \n \r \Z'), so no
+// statement holds a raw newline; binary strings, BLOBs, BIT and spatial
+// values are hex (0x...); numbers are the server's digits (FLOAT read as
+// DOUBLE, so nothing is rounded); TIMESTAMPs are UTC. Columns are named
+// only when the table has generated or invisible ones.
+//
+// Every other member is text in utf8mb4 and begins with
+//
+//	/*!40101 SET NAMES utf8mb4*/;
+//	USE `db`;                      (not in _db.sql or _grants.sql)
+//
+// Triggers, routines and events are wrapped in "DELIMITER ;;" ...
+// "DELIMITER ;", each object preceded by the session settings it was
+// created with (sql_mode, character_set_client, collation_connection,
+// and time_zone for events), as SHOW CREATE reports them.
+//
 // # Verification
 //
 // A Reader checks each entry's content against DR.blake3 as it reads it

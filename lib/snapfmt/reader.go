@@ -72,6 +72,11 @@ func NewReader(r io.Reader) (*Reader, error) {
 // Manifest returns the stream's manifest, verified against its BLAKE3.
 func (r *Reader) Manifest() *Manifest { return r.man }
 
+// ID is the BLAKE3 of MANIFEST.json, lowercase hex: it names the
+// snapshot (two streams with the same ID are the same snapshot, whatever
+// their compression), and SUMS.json repeats it.
+func (r *Reader) ID() string { return r.manHash }
+
 // Sums returns SUMS.json once Next has returned io.EOF, else nil.
 func (r *Reader) Sums() *Sums { return r.sums }
 

@@ -1,0 +1,258 @@
+package mysqlx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/go-mysql-org/go-mysql/mysql"
+)
+
+// QueryRaw runs q over the text protocol and hands each row to onRow as
+// the bytes the server sent: one slice a column, nil for NULL, plus the
+// size of the row's packet. Nothing is parsed or converted, so a FLOAT
+// is exactly the server's digits and a string exactly its bytes; and
+// nothing is allocated per row. The slices are valid only during the
+// call. onFields, if not nil, sees the column definitions first.
+//
+// go-mysql's own result reading parses numbers into Go values (and back
+// would not give the same digits) and keeps whole results in memory;
+// dumps need neither.
+//
+// If a callback fails, or ctx ends, the connection is closed: it is left
+// in the middle of a result and cannot be used again.
+func QueryRaw(ctx context.Context, c *client.Conn, q string, onFields func([]*mysql.Field) error, onRow func(row [][]byte, size int) error) error {
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	err := queryRaw(c, q, onFields, onRow)
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return lost(err)
+}
+
+// ErrConnLost is a connection that failed in the middle of a command.
+var ErrConnLost = errors.New("connection lost")
+
+// lost turns go-mysql's read and write failures ("io.CopyN failed. err
+// unexpected EOF, copied 0, expected 192: connection was bad") into one
+// line naming the cause; server errors pass as they are.
+func lost(err error) error {
+	if err == nil || ErrorCode(err) != 0 {
+		return err
+	}
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, mysql.ErrBadConn):
+		return fmt.Errorf("%w: the server closed it", ErrConnLost)
+	case errors.As(err, &ne):
+		return fmt.Errorf("%w: %v", ErrConnLost, ne)
+	case errors.Is(err, net.ErrClosed):
+		return fmt.Errorf("%w: closed", ErrConnLost)
+	}
+	return err
+}
+
+func queryRaw(c *client.Conn, q string, onFields func([]*mysql.Field) error, onRow func(row [][]byte, size int) error) error {
+	c.ResetSequence()
+	pkt := make([]byte, 5, 5+len(q))
+	pkt[4] = mysql.COM_QUERY
+	pkt = append(pkt, q...)
+	if err := c.WritePacket(pkt); err != nil {
+		return err
+	}
+	data, err := c.ReadPacketReuseMem(nil)
+	if err != nil {
+		return err
+	}
+	switch data[0] {
+	case mysql.OK_HEADER:
+		return nil
+	case mysql.ERR_HEADER:
+		return c.HandleErrorPacket(data)
+	case mysql.LocalInFile_HEADER:
+		c.Close()
+		return errors.New("server asked for a local file")
+	}
+	n, m := lenenc(data)
+	if m != len(data) || n == 0 || n > 4096 {
+		c.Close()
+		return mysql.ErrMalformPacket
+	}
+	fields := make([]*mysql.Field, n)
+	for i := range fields {
+		data, err = c.ReadPacketReuseMem(data[:0])
+		if err != nil {
+			return err
+		}
+		f, err := mysql.FieldData(data).Parse()
+		if err != nil {
+			c.Close()
+			return err
+		}
+		fields[i] = f
+	}
+	if onFields != nil {
+		if err := onFields(fields); err != nil {
+			c.Close()
+			return err
+		}
+	}
+	row := make([][]byte, n)
+	// Without CLIENT_DEPRECATE_EOF an EOF packet (5 bytes) follows the
+	// columns; with it, none does, and the rows end with an OK packet
+	// that has the EOF header (at least 7 bytes). go-mysql does not say
+	// what was negotiated, but the two packets tell themselves apart.
+	first := true
+	for {
+		data, err = c.ReadPacketReuseMem(data[:0])
+		if err != nil {
+			return err
+		}
+		// An EOF (or OK) packet ends the rows; a row starting with 0xfe
+		// is a string of 16 MiB or more and so longer than any such
+		// packet.
+		if data[0] == mysql.EOF_HEADER && len(data) < 0xffffff {
+			if first && len(data) <= 5 {
+				first = false
+				continue
+			}
+			return nil
+		}
+		first = false
+		if data[0] == mysql.ERR_HEADER {
+			return c.HandleErrorPacket(data)
+		}
+		if err := parseRow(data, row); err != nil {
+			c.Close()
+			return err
+		}
+		if err := onRow(row, len(data)); err != nil {
+			c.Close()
+			return err
+		}
+	}
+}
+
+// parseRow cuts a text-protocol row packet into its values: each a
+// length-encoded string, or 0xfb for NULL. The values alias data. Every
+// byte must belong to a value.
+func parseRow(data []byte, row [][]byte) error {
+	pos := 0
+	for i := range row {
+		if pos >= len(data) {
+			return mysql.ErrMalformPacket
+		}
+		if data[pos] == 0xfb {
+			row[i] = nil
+			pos++
+			continue
+		}
+		l, w := lenenc(data[pos:])
+		if w == 0 || uint64(len(data)-pos-w) < l {
+			return mysql.ErrMalformPacket
+		}
+		pos += w
+		row[i] = data[pos : pos+int(l) : pos+int(l)]
+		pos += int(l)
+	}
+	if pos != len(data) {
+		return mysql.ErrMalformPacket
+	}
+	return nil
+}
+
+// lenenc decodes a length-encoded integer: the value and its width, or a
+// width of 0 when b is too short or does not start one (go-mysql's
+// LengthEncodedInt indexes past the end of a short slice).
+func lenenc(b []byte) (uint64, int) {
+	if len(b) == 0 {
+		return 0, 0
+	}
+	var w int
+	switch b[0] {
+	case 0xfc:
+		w = 3
+	case 0xfd:
+		w = 4
+	case 0xfe:
+		w = 9
+	case 0xfb, 0xff:
+		return 0, 0
+	default:
+		return uint64(b[0]), 1
+	}
+	if len(b) < w {
+		return 0, 0
+	}
+	var v uint64
+	for i := w - 1; i >= 1; i-- {
+		v = v<<8 | uint64(b[i])
+	}
+	return v, w
+}
+
+// Row is one row of a small result: nil for NULL.
+type Row [][]byte
+
+// Str is column i as a string; "" for NULL.
+func (r Row) Str(i int) string { return string(r[i]) }
+
+// Null reports whether column i is NULL.
+func (r Row) Null(i int) bool { return r[i] == nil }
+
+// Uint is column i as an unsigned number; 0 for NULL or anything else.
+func (r Row) Uint(i int) uint64 {
+	n, _ := strconv.ParseUint(string(r[i]), 10, 64)
+	return n
+}
+
+// Query runs q and returns its rows, copied: for the small results of
+// catalogue queries.
+func Query(ctx context.Context, c *client.Conn, q string) ([]Row, error) {
+	var rows []Row
+	err := QueryRaw(ctx, c, q, nil, func(raw [][]byte, _ int) error {
+		r := make(Row, len(raw))
+		for i, v := range raw {
+			if v != nil {
+				r[i] = append(make([]byte, 0, len(v)), v...)
+			}
+		}
+		rows = append(rows, r)
+		return nil
+	})
+	return rows, err
+}
+
+// Exec runs statements that return no rows, one after the other, and
+// stops at the first that fails, naming it.
+func Exec(ctx context.Context, c *client.Conn, stmts ...string) error {
+	for _, s := range stmts {
+		err := QueryRaw(ctx, c, s, nil, func([][]byte, int) error { return nil })
+		if err != nil {
+			return fmt.Errorf("%s: %w", abbrev(s), err)
+		}
+	}
+	return nil
+}
+
+// abbrev shortens a statement for an error message.
+func abbrev(s string) string {
+	if len(s) > 120 {
+		return s[:117] + "..."
+	}
+	return s
+}
+
+// ErrorCode is the server's error number in err, or 0.
+func ErrorCode(err error) uint16 {
+	var me *mysql.MyError
+	if errors.As(err, &me) {
+		return me.Code
+	}
+	return 0
+}

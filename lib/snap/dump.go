@@ -1,0 +1,446 @@
+package snap
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/dr-mysql/dr/lib/cli"
+	"github.com/dr-mysql/dr/lib/mysqlx"
+	"github.com/dr-mysql/dr/lib/ratelimit"
+	"github.com/dr-mysql/dr/lib/snapfmt"
+	"github.com/dr-mysql/dr/lib/sqltext"
+)
+
+// maxStmtSize is the budget of one INSERT statement: big enough that the
+// statement overhead vanishes, far below the 16 MiB max_allowed_packet
+// of a default server. A row larger than this is a statement of its own.
+// Small chunk sizes get smaller statements, so that members end near the
+// chunk size.
+const maxStmtSize = 1 << 20
+
+func stmtBudget(chunkSize int) int { return max(min(maxStmtSize, chunkSize/4), 16<<10) }
+
+// Server errors that mean a table changed after the snapshot's point:
+// its definition (ALTER that rebuilt it), its existence (DROP, RENAME),
+// or a column that is gone.
+const (
+	erTableDefChanged = 1412
+	erNoSuchTable     = 1146
+	erBadField        = 1054
+)
+
+// dataPreamble begins every data member (see lib/snapfmt, "Content").
+func dataPreamble(db string) string {
+	return "/*!40101 SET NAMES binary*/;\n" +
+		"/*!40014 SET FOREIGN_KEY_CHECKS=0, UNIQUE_CHECKS=0*/;\n" +
+		"SET SESSION sql_mode='NO_AUTO_VALUE_ON_ZERO', time_zone='+00:00';\n" +
+		useLine(db)
+}
+
+// job reads one table, or one key range of a table, into data members.
+type job struct {
+	t      *table
+	lo, hi string // integer key range [lo, hi); "" is open
+	// Ranges of one table are read in parallel but their members are
+	// numbered in key order: a range adds its members once the range
+	// before it is done (prev closed), and closes done when it is.
+	prev <-chan struct{}
+	done chan struct{}
+	seq  *int // the table's next member number, shared by its ranges
+}
+
+// dumper turns rows into members.
+type dumper struct {
+	w         *snapfmt.Writer
+	lim       *ratelimit.Limiter
+	chunkSize int
+
+	rows, readBytes, written atomic.Int64
+}
+
+// run reads the jobs on the connections, one job per connection at a
+// time, and returns the first error.
+func (d *dumper) run(ctx context.Context, conns []*client.Conn, jobs []*job) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	queue := make(chan *job)
+	errc := make(chan error, len(conns))
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range queue {
+				if err := d.dumpJob(ctx, c, j); err != nil {
+					errc <- err
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(queue)
+		for _, j := range jobs {
+			select {
+			case queue <- j:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	close(errc)
+	if err := <-errc; err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// dumpJob reads a job, retrying once when the table turns out to have
+// changed after the snapshot's point; a second failure is final.
+func (d *dumper) dumpJob(ctx context.Context, c *client.Conn, j *job) error {
+	err := d.read(ctx, c, j)
+	if err != nil && ddlError(err) {
+		err = d.read(ctx, c, j)
+		if err != nil && ddlError(err) {
+			return cli.WithHint(cli.Errorf(cli.ExitCorrupt, "table %s was changed by DDL after the snapshot's consistent point, read twice: %w", j.t, err),
+				"take the snapshot again; dr-snap holds no lock on a table before it reads it, so DDL may run meanwhile")
+		}
+	}
+	if err != nil {
+		return classify(fmt.Errorf("read %s: %w", j.t, err))
+	}
+	if j.done != nil {
+		close(j.done)
+	}
+	return nil
+}
+
+// errNoRetry wraps an error after rows were emitted: reading again would
+// emit them twice.
+type errNoRetry struct{ error }
+
+func (e errNoRetry) Unwrap() error { return e.error }
+
+func ddlError(err error) bool {
+	if _, ok := err.(errNoRetry); ok {
+		return false
+	}
+	switch mysqlx.ErrorCode(err) {
+	case erTableDefChanged, erNoSuchTable, erBadField:
+		return true
+	}
+	return false
+}
+
+// selectSQL reads the table's dumped columns in key order. FLOAT is read
+// as DOUBLE: the server prints a FLOAT with 6 significant digits, which
+// would not restore the same value; every FLOAT is exactly a DOUBLE,
+// whose digits the server prints in full.
+func selectSQL(t *table, lo, hi string) string {
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	n := 0
+	for _, c := range t.cols {
+		if c.generated {
+			continue
+		}
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		n++
+		if c.dataType == "float" {
+			b.WriteString("CAST(" + sqltext.QuoteIdent(c.name) + " AS DOUBLE)")
+		} else {
+			b.WriteString(sqltext.QuoteIdent(c.name))
+		}
+	}
+	b.WriteString(" FROM " + t.String())
+	var where []string
+	if lo != "" {
+		where = append(where, sqltext.QuoteIdent(t.key[0])+" >= "+lo)
+	}
+	if hi != "" {
+		where = append(where, sqltext.QuoteIdent(t.key[0])+" < "+hi)
+	}
+	if len(where) > 0 {
+		b.WriteString(" WHERE " + strings.Join(where, " AND "))
+	}
+	if len(t.key) > 0 {
+		b.WriteString(" ORDER BY ")
+		for i, k := range t.key {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(sqltext.QuoteIdent(k))
+		}
+	}
+	return b.String()
+}
+
+// insertPrefix starts every INSERT of the table. Columns are named only
+// when the table has generated or invisible ones, which a bare VALUES
+// list cannot express.
+func insertPrefix(t *table) string {
+	named := false
+	for _, c := range t.cols {
+		named = named || c.generated || c.invisible
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + sqltext.QuoteIdent(t.name))
+	if named {
+		b.WriteString(" (")
+		n := 0
+		for _, c := range t.cols {
+			if c.generated {
+				continue
+			}
+			if n > 0 {
+				b.WriteByte(',')
+			}
+			n++
+			b.WriteString(sqltext.QuoteIdent(c.name))
+		}
+		b.WriteString(")")
+	}
+	b.WriteString(" VALUES ")
+	return b.String()
+}
+
+// chunker builds the members of one job. Its decisions depend only on
+// the rows, so the same rows give the same bytes.
+type chunker struct {
+	d        *dumper
+	j        *job
+	preamble string
+	prefix   string
+	kinds    []kind
+	stmtSize int
+
+	buf      []byte
+	rows     int64 // rows in buf
+	stmt     int   // offset of the open statement in buf; -1: none open
+	pending  []member
+	emitted  bool
+	rateDebt int
+}
+
+type member struct {
+	data []byte
+	rows int64
+}
+
+func (d *dumper) read(ctx context.Context, c *client.Conn, j *job) error {
+	t := j.t
+	ch := &chunker{d: d, j: j, preamble: dataPreamble(t.db), prefix: insertPrefix(t), stmt: -1}
+	for _, col := range t.cols {
+		if !col.generated {
+			ch.kinds = append(ch.kinds, col.kind)
+		}
+	}
+	ch.stmtSize = stmtBudget(d.chunkSize)
+	ch.buf = append(make([]byte, 0, d.chunkSize+ch.stmtSize+64<<10), ch.preamble...)
+	err := mysqlx.QueryRaw(ctx, c, selectSQL(t, j.lo, j.hi), nil, func(row [][]byte, size int) error {
+		return ch.add(ctx, row, size)
+	})
+	if err == nil {
+		err = ch.finish(ctx)
+	}
+	if err != nil && ch.emitted {
+		return errNoRetry{err}
+	}
+	return err
+}
+
+func (ch *chunker) add(ctx context.Context, row [][]byte, size int) error {
+	if ch.d.lim != nil {
+		// Charge the limiter in pieces of about one burst: per row it
+		// would cost a lock per row, and the debt is paid smoothly.
+		ch.rateDebt += size
+		if b := int(ch.d.lim.Burst()); ch.rateDebt >= b || ch.rateDebt >= 64<<10 {
+			if err := ch.d.lim.WaitN(ctx, ch.rateDebt); err != nil {
+				return err
+			}
+			ch.rateDebt = 0
+		}
+	}
+	ch.d.readBytes.Add(int64(size))
+	ch.d.rows.Add(1)
+
+	start := len(ch.buf)
+	if ch.stmt < 0 {
+		ch.stmt = start
+		ch.buf = append(ch.buf, ch.prefix...)
+	} else {
+		ch.buf = append(ch.buf, ',')
+	}
+	rowAt := len(ch.buf)
+	ch.buf = appendRow(ch.buf, row, ch.kinds)
+	if len(ch.buf)-ch.stmt > ch.stmtSize && start > ch.stmt+len(ch.prefix) {
+		// Over budget, and not the statement's first row: the row
+		// opens the next statement instead.
+		r := append([]byte(nil), ch.buf[rowAt:]...)
+		ch.buf = append(ch.buf[:start], ";\n"...)
+		ch.stmt = -1
+		if err := ch.maybeEmit(ctx); err != nil {
+			return err
+		}
+		ch.stmt = len(ch.buf)
+		ch.buf = append(ch.buf, ch.prefix...)
+		ch.buf = append(ch.buf, r...)
+	}
+	ch.rows++
+	return nil
+}
+
+// maybeEmit ends the member once a closed statement brought it to the
+// chunk size.
+func (ch *chunker) maybeEmit(ctx context.Context) error {
+	if len(ch.buf) < ch.d.chunkSize {
+		return nil
+	}
+	return ch.emit(ctx)
+}
+
+func (ch *chunker) finish(ctx context.Context) error {
+	if ch.stmt >= 0 {
+		ch.buf = append(ch.buf, ";\n"...)
+		ch.stmt = -1
+	}
+	if ch.rows > 0 {
+		if err := ch.emit(ctx); err != nil {
+			return err
+		}
+	}
+	// Wait for the range before, then add what was held back.
+	if ch.j.prev != nil {
+		select {
+		case <-ch.j.prev:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := ch.flush(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// emit hands a full member on: to the stream if the ranges before this
+// one are done, else to the pending list, waiting for them when two
+// members are already pending, which bounds the memory a range ahead of
+// its turn can hold.
+func (ch *chunker) emit(ctx context.Context) error {
+	ch.pending = append(ch.pending, member{data: ch.buf, rows: ch.rows})
+	ch.buf = append(make([]byte, 0, cap(ch.buf)), ch.preamble...)
+	ch.rows = 0
+	ready := ch.j.prev == nil
+	if !ready {
+		select {
+		case <-ch.j.prev:
+			ready = true
+		default:
+		}
+	}
+	if !ready && len(ch.pending) >= 2 {
+		select {
+		case <-ch.j.prev:
+			ready = true
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if ready {
+		return ch.flush()
+	}
+	return nil
+}
+
+func (ch *chunker) flush() error {
+	for _, m := range ch.pending {
+		*ch.j.seq++
+		mem := snapfmt.Member{Kind: snapfmt.KindData, DB: ch.j.t.db, Table: ch.j.t.name, Seq: *ch.j.seq}
+		if err := ch.d.w.Add(mem, m.data, m.rows); err != nil {
+			return cli.WithCode(cli.ExitIO, fmt.Errorf("write %s: %w", mem, err))
+		}
+		ch.d.written.Add(int64(len(m.data)))
+		ch.emitted = true
+	}
+	ch.pending = ch.pending[:0]
+	return nil
+}
+
+// appendRow appends one row as "(v1,v2,...)".
+func appendRow(b []byte, row [][]byte, kinds []kind) []byte {
+	b = append(b, '(')
+	for i, v := range row {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		switch {
+		case v == nil:
+			b = append(b, "NULL"...)
+		case kinds[i] == kindNumber:
+			b = append(b, v...)
+		case kinds[i] == kindHex:
+			b = sqltext.AppendHex(b, v)
+		case kinds[i] == kindText:
+			b = append(b, "_utf8mb4"...)
+			b = sqltext.AppendString(b, v)
+		default:
+			b = sqltext.AppendString(b, v)
+		}
+	}
+	return append(b, ')')
+}
+
+// planJobs makes the jobs of tables: one per table, or, for a table big
+// enough to keep several connections busy, one per integer key range.
+// conn reads the key bounds; it must be in the snapshot.
+func planJobs(ctx context.Context, c *client.Conn, tables []*table, threads, chunkSize int) ([]*job, error) {
+	var jobs []*job
+	for _, t := range tables {
+		seq := new(int)
+		n := 1
+		if threads > 1 && t.intKey && t.dataLength >= int64(4*chunkSize) {
+			n = min(threads, int(t.dataLength/int64(2*chunkSize)))
+		}
+		if n > 1 {
+			k := sqltext.QuoteIdent(t.key[0])
+			rows, err := mysqlx.Query(ctx, c, "SELECT MIN("+k+"), MAX("+k+") FROM "+t.String())
+			if err != nil {
+				return nil, classify(fmt.Errorf("key range of %s: %w", t, err))
+			}
+			lo, err1 := strconv.ParseInt(rows[0].Str(0), 10, 64)
+			hi, err2 := strconv.ParseInt(rows[0].Str(1), 10, 64)
+			if err1 == nil && err2 == nil && hi-lo > int64(n) {
+				// Equal widths of the key, in order; the first and
+				// last ranges are open so that no row can fall outside.
+				var prev chan struct{}
+				step := (hi - lo) / int64(n)
+				for i := 0; i < n; i++ {
+					j := &job{t: t, seq: seq, done: make(chan struct{})}
+					if i > 0 {
+						j.lo = strconv.FormatInt(lo+int64(i)*step, 10)
+						j.prev = prev
+					}
+					if i < n-1 {
+						j.hi = strconv.FormatInt(lo+int64(i+1)*step, 10)
+					}
+					prev = j.done
+					jobs = append(jobs, j)
+				}
+				continue
+			}
+		}
+		jobs = append(jobs, &job{t: t, seq: seq})
+	}
+	return jobs, nil
+}
