@@ -32,6 +32,10 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"append-garbage": cmdAppendGarbage,
 	"mount-tmpfs":    cmdMountTmpfs,
 	"gtids-covered":  cmdGTIDsCovered,
+	// testcmds_snap_test.go
+	"db-equal":        cmdDBEqual,
+	"manifest-get":    cmdManifestGet,
+	"bank-consistent": cmdBankConsistent,
 }
 
 // stopSandboxes stops every sandbox a scenario started. The script is
