@@ -10,6 +10,7 @@ import (
 	"github.com/dr-mysql/dr/lib/cli"
 	"github.com/dr-mysql/dr/lib/pull"
 	"github.com/dr-mysql/dr/lib/replay"
+	"github.com/dr-mysql/dr/lib/ship"
 	"github.com/dr-mysql/dr/lib/snap"
 )
 
@@ -19,6 +20,7 @@ var commands = map[string]func(args []string, io cli.IO) int{
 	pull.Name:   pull.Main,
 	snap.Name:   snap.Main,
 	replay.Name: replay.Main,
+	ship.Name:   ship.Main,
 }
 
 func TestMain(m *testing.M) {

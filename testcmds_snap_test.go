@@ -74,27 +74,41 @@ type result struct {
 
 // queryResult runs q. A server error (the query was wrong, the object
 // missing) comes back as an error the caller may treat as a value;
-// anything else means the connection is gone.
+// anything else means the connection is gone. It uses go-mysql's own
+// result reading (numbers parsed, which is exact for the integers these
+// queries return), not mysqlx.QueryRaw: the column names QueryRaw hands
+// to onFields point into a packet buffer it has reused by then.
 func queryResult(ctx context.Context, c *client.Conn, q string) (*result, error) {
-	res := &result{}
-	err := mysqlx.QueryRaw(ctx, c, q, func(fs []*mysql.Field) error {
-		for _, f := range fs {
-			res.cols = append(res.cols, string(f.Name))
-		}
-		return nil
-	}, func(row [][]byte, _ int) error {
-		r := make([]*string, len(row))
-		for i, v := range row {
-			if v != nil {
-				s := string(v)
-				r[i] = &s
-			}
-		}
-		res.rows = append(res.rows, r)
-		return nil
-	})
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	r, err := c.Execute(q)
 	if err != nil {
 		return nil, err
+	}
+	defer r.Close()
+	res := &result{}
+	if r.Resultset == nil {
+		return res, nil
+	}
+	for _, f := range r.Fields {
+		res.cols = append(res.cols, strings.Clone(string(f.Name)))
+	}
+	for i := range r.RowNumber() {
+		row := make([]*string, len(res.cols))
+		for j := range row {
+			if null, _ := r.IsNull(i, j); null {
+				continue
+			}
+			v, err := r.GetString(i, j)
+			if err != nil {
+				return nil, err
+			}
+			// GetString may share the result's memory, which Close
+			// returns to a pool.
+			v = strings.Clone(v)
+			row[j] = &v
+		}
+		res.rows = append(res.rows, row)
 	}
 	return res, nil
 }
@@ -211,8 +225,14 @@ func (d *dbCompare) compareLists(object, what string, la, lb []string) []string 
 			onlyB = append(onlyB, x)
 		}
 	}
+	only := func(l []string) string {
+		if len(l) == 0 {
+			return "nothing of its own"
+		}
+		return "only here: " + strings.Join(l, ", ")
+	}
 	if len(onlyA)+len(onlyB) > 0 {
-		d.differ(object, what, "only here: "+strings.Join(onlyA, ", "), "only here: "+strings.Join(onlyB, ", "))
+		d.differ(object, what, only(onlyA), only(onlyB))
 	}
 	return both
 }
@@ -250,6 +270,9 @@ func (d *dbCompare) compareResults(object, what string, ra, rb *result, drop []s
 			nullB := i < len(rb.rows) && rb.rows[i][j] == nil
 			if va != vb || nullA != nullB {
 				name := what + " " + col
+				if len(ra.cols) == 1 {
+					name = what
+				}
 				if len(ra.rows) > 1 {
 					name = fmt.Sprintf("%s row %d %s", what, i+1, col)
 				}
@@ -429,9 +452,10 @@ func readManifest(path string) (*snapfmt.Manifest, error) {
 // prints one field of the snapshot's MANIFEST.json to stdout: a JSON
 // path with dots, e.g. gtid_set, binlog.file, binlog.pos, lock,
 // source.server_id, options.threads, databases.0.name. A string or
-// number prints bare, anything else as JSON.
+// number prints bare, anything else as JSON. With !, it succeeds only
+// when the manifest has no such field.
 func cmdManifestGet(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
+	if len(args) != 2 {
 		ts.Fatalf("usage: manifest-get FILE FIELD")
 	}
 	m, err := readManifest(ts.MkAbs(args[0]))
@@ -442,22 +466,33 @@ func cmdManifestGet(ts *testscript.TestScript, neg bool, args []string) {
 	dec.UseNumber()
 	var v any
 	ts.Check(dec.Decode(&v))
+	missing := func() {
+		if !neg {
+			ts.Fatalf("manifest-get: %s has no field %q", args[0], args[1])
+		}
+	}
 	for _, k := range strings.Split(args[1], ".") {
 		switch x := v.(type) {
 		case map[string]any:
 			var ok bool
 			if v, ok = x[k]; !ok {
-				ts.Fatalf("manifest-get: %s has no field %q", args[0], args[1])
+				missing()
+				return
 			}
 		case []any:
 			i, err := strconv.Atoi(k)
 			if err != nil || i < 0 || i >= len(x) {
-				ts.Fatalf("manifest-get: %s: no element %q in %q", args[0], k, args[1])
+				missing()
+				return
 			}
 			v = x[i]
 		default:
-			ts.Fatalf("manifest-get: %s has no field %q", args[0], args[1])
+			missing()
+			return
 		}
+	}
+	if neg {
+		ts.Fatalf("manifest-get: %s has a field %q", args[0], args[1])
 	}
 	switch x := v.(type) {
 	case string:
@@ -668,10 +703,13 @@ func domainSeq(set string) (uint64, error) {
 // dr-test-txload) against a GTID position: the balances add up to
 // 1000 x 1000, and ledger rows + hits rows = seq(position) - seq(S0) - 1
 // (domain 0), S0 being bank.meta's start_gtid; the - 1 is the INSERT into
-// bank.meta itself. The position is the gtid_set of the snapshot file's
-// manifest when the argument names an existing file, else the argument
-// itself as a MariaDB GTID set ("0-20601-1234"). Prints both numbers to
-// stdout; with !, succeeds only when they differ.
+// bank.meta itself. The position is, when the argument names an existing
+// file, the gtid_set of its manifest if it is a snapshot (plain or gzip),
+// else the GTID set the file holds (e.g. the stdout of dr-sandbox sql
+// NAME 'SELECT @@gtid_binlog_pos', saved with cp stdout FILE); when no
+// such file exists, the argument itself as a MariaDB GTID set
+// ("0-20601-1234"). Prints both numbers to stdout; with !, succeeds only
+// when they differ.
 func cmdBankConsistent(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
 		ts.Fatalf("usage: bank-consistent URL SNAPSHOT|GTIDSET")
@@ -679,8 +717,18 @@ func cmdBankConsistent(ts *testscript.TestScript, neg bool, args []string) {
 	set := args[1]
 	if _, err := os.Stat(ts.MkAbs(args[1])); err == nil {
 		m, err := readManifest(ts.MkAbs(args[1]))
-		ts.Check(err)
-		set = m.GTIDSet
+		if err != nil {
+			// Not a snapshot: a file holding a GTID set, such as the
+			// stdout of dr-sandbox sql NAME 'SELECT @@gtid_binlog_pos'.
+			b, rerr := os.ReadFile(ts.MkAbs(args[1]))
+			ts.Check(rerr)
+			if _, perr := position.ParseSet(position.MariaDB, strings.TrimSpace(string(b))); perr != nil || len(b) > 4096 {
+				ts.Fatalf("bank-consistent: %v", err)
+			}
+			set = strings.TrimSpace(string(b))
+		} else {
+			set = m.GTIDSet
+		}
 	}
 	end, err := domainSeq(set)
 	ts.Check(err)

@@ -36,6 +36,11 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"db-equal":        cmdDBEqual,
 	"manifest-get":    cmdManifestGet,
 	"bank-consistent": cmdBankConsistent,
+	// testcmds_ship_test.go
+	"minio-start":    cmdMinioStart,
+	"ship-added":     cmdShipAdded,
+	"ship-flip-pack": cmdShipFlipPack,
+	"tree-equal":     cmdTreeEqual,
 }
 
 // stopSandboxes stops every sandbox a scenario started. The script is

@@ -47,4 +47,3 @@ func RefuseTerminal(w io.Writer, what string) error {
 	}
 	return nil
 }
-

@@ -89,7 +89,8 @@ func queryRaw(c *client.Conn, q string, onFields func([]*mysql.Field) error, onR
 		if err != nil {
 			return err
 		}
-		f, err := mysql.FieldData(data).Parse()
+		// The field keeps slices of its packet, and the buffer is reused.
+		f, err := mysql.FieldData(append([]byte(nil), data...)).Parse()
 		if err != nil {
 			c.Close()
 			return err

@@ -49,15 +49,15 @@ func (r *Repository) Check(ctx context.Context, readData bool) (CheckReport, err
 	rep.Packs = len(stored)
 
 	// Index files: read each whole, note the packs they list.
-	if err := r.idx.Refresh(ctx); err != nil {
+	if err := r.syncIndex(ctx); err != nil {
 		problem(err)
 	}
-	for _, err := range r.idx.Broken() {
+	for _, err := range r.index().Broken() {
 		rep.IndexFiles++
 		problem(err)
 	}
 	indexed := map[ids.ID]bool{}
-	for _, f := range r.idx.Files() {
+	for _, f := range r.index().Files() {
 		rep.IndexFiles++
 		if err := index.Verify(ctx, r.be, f.ID(), f.Size(), nil); err != nil {
 			if !index.IsCorrupt(err) {
@@ -84,6 +84,40 @@ func (r *Repository) Check(ctx context.Context, readData bool) (CheckReport, err
 	}
 
 	// Manifests: every chunk indexed, in a stored pack.
+	checkChunks := func(mid ids.ID, name string, chunks []ChunkRef) error {
+		rep.Chunks += len(chunks)
+		var off int64
+		for start := 0; start < len(chunks); start += 256 {
+			refs := chunks[start:min(start+256, len(chunks))]
+			want := make([]ids.ID, len(refs))
+			for i, c := range refs {
+				want[i] = c.ID
+			}
+			found, err := r.index().LookupBatch(ctx, want)
+			if err != nil {
+				if !index.IsCorrupt(err) {
+					return fmt.Errorf("check %s: %w", r.be.Location(), err)
+				}
+				problem(fmt.Errorf("%s: %w", (&CorruptError{Manifest: mid, Name: name}).what(), err))
+				return nil
+			}
+			for _, c := range refs {
+				e, ok := found[c.ID]
+				switch {
+				case !ok:
+					problem(&CorruptError{Manifest: mid, Name: name, Chunk: c.ID, Offset: off, Err: errors.New("not in the index")})
+				case e.Blob.RawLength != c.Size:
+					problem(&CorruptError{Manifest: mid, Name: name, Chunk: c.ID, Offset: off, Err: fmt.Errorf("the index says %d bytes, the manifest %d", e.Blob.RawLength, c.Size)})
+				default:
+					if _, ok := stored[e.Pack]; !ok {
+						problem(&CorruptError{Manifest: mid, Name: name, Chunk: c.ID, Offset: off, Err: fmt.Errorf("pack %s is missing", e.Pack)})
+					}
+				}
+				off += int64(c.Size)
+			}
+		}
+		return nil
+	}
 	names, err := r.List(ctx, backend.Snapshot)
 	if err != nil {
 		return rep, fmt.Errorf("check %s: %w", r.be.Location(), err)
@@ -103,35 +137,50 @@ func (r *Repository) Check(ctx context.Context, readData bool) (CheckReport, err
 			problem(err)
 			continue
 		}
-		rep.Chunks += len(m.Chunks)
-		var off int64
-		for start := 0; start < len(m.Chunks); start += 256 {
-			refs := m.Chunks[start:min(start+256, len(m.Chunks))]
-			want := make([]ids.ID, len(refs))
-			for i, c := range refs {
-				want[i] = c.ID
+		if err := checkChunks(mid, "", m.Chunks); err != nil {
+			return rep, err
+		}
+	}
+	names, err = r.List(ctx, backend.Binlog)
+	if err != nil {
+		return rep, fmt.Errorf("check %s: %w", r.be.Location(), err)
+	}
+	for _, name := range names {
+		rep.Manifests++
+		m, err := r.LoadBinlog(ctx, name)
+		if err != nil {
+			if !IsCorrupt(err) {
+				return rep, fmt.Errorf("check %s: %w", r.be.Location(), err)
 			}
-			found, err := r.idx.LookupBatch(ctx, want)
-			if err != nil {
-				if !index.IsCorrupt(err) {
-					return rep, fmt.Errorf("check %s: %w", r.be.Location(), err)
-				}
-				problem(fmt.Errorf("manifest %s: %w", mid, err))
-				break
+			problem(err)
+			continue
+		}
+		if err := checkChunks(ids.ID{}, "binlog "+name, m.Chunks); err != nil {
+			return rep, err
+		}
+	}
+	names, err = r.List(ctx, backend.Tree)
+	if err != nil {
+		return rep, fmt.Errorf("check %s: %w", r.be.Location(), err)
+	}
+	for _, name := range names {
+		rep.Manifests++
+		tid, err := ids.Parse(name)
+		if err != nil {
+			problem(fmt.Errorf("tree with a bad name: %w", err))
+			continue
+		}
+		t, err := r.LoadTree(ctx, tid)
+		if err != nil {
+			if !IsCorrupt(err) {
+				return rep, fmt.Errorf("check %s: %w", r.be.Location(), err)
 			}
-			for _, c := range refs {
-				e, ok := found[c.ID]
-				switch {
-				case !ok:
-					problem(&CorruptError{Manifest: mid, Chunk: c.ID, Offset: off, Err: errors.New("not in the index")})
-				case e.Blob.RawLength != c.Size:
-					problem(&CorruptError{Manifest: mid, Chunk: c.ID, Offset: off, Err: fmt.Errorf("the index says %d bytes, the manifest %d", e.Blob.RawLength, c.Size)})
-				default:
-					if _, ok := stored[e.Pack]; !ok {
-						problem(&CorruptError{Manifest: mid, Chunk: c.ID, Offset: off, Err: fmt.Errorf("pack %s is missing", e.Pack)})
-					}
-				}
-				off += int64(c.Size)
+			problem(err)
+			continue
+		}
+		for _, e := range t.Entries {
+			if err := checkChunks(tid, "tree "+name+" file "+e.Path, e.Chunks); err != nil {
+				return rep, err
 			}
 		}
 	}

@@ -72,10 +72,11 @@
 // nearby buckets merged into one load. Chunks added by the running put
 // are found in its index Writer until the file is saved.
 //
-// Still to build: merging index files (prune, and put when there are
-// more than a few dozen) by a streaming k-way merge, and a local cache of
-// index files for ssh and S3 (immutable, named by their hash, so a cached
-// copy never goes stale).
+// Prune rewrites only the index files that list a pack it removes (one
+// file's entries in memory at a time). Still to build: merging index
+// files (when there are more than a few dozen) by a streaming k-way
+// merge, and a local cache of index files for ssh and S3 (immutable,
+// named by their hash, so a cached copy never goes stale).
 //
 // # Streams and manifests
 //
@@ -89,6 +90,29 @@
 //
 // GetStream writes the stream back, checking each chunk against its id
 // and the whole against "blake3".
+//
+// StoreStream and SaveSnapshot split PutStream in two, so that a caller
+// (dr-ship put) saves the manifest only once it has seen the stream was
+// whole. Binlog manifests are the same JSON, saved as binlog objects
+// named by the file (SaveBinlog: the same content again is a no-op, a
+// different one ErrConflict, never a replacement). Tree manifests
+// (TreeManifest) list paths, types, modes, times, sizes, symlink targets
+// and each file's chunks; an Uploader stores the files' chunks in shared
+// packs. ParseTree refuses paths that could lead a restore outside its
+// directory.
+//
+// # Locks and prune
+//
+// Puts hold a shared lock object, prune an exclusive one (lock.go): save
+// ours, list the others, back off on a conflict. Locks are refreshed
+// every LockRefresh and stale after LockStale, or at once when their
+// process is gone from the same host. Prune (prune.go) removes the
+// manifests its caller's policy chose, then every pack holding no chunk
+// a remaining manifest needs (including packs no index lists), after
+// saving index files without them; packs partly needed are kept whole
+// (no repacking). A Repository that outlives a prune of another process
+// reopens its index when an index file it holds is gone (syncIndex), so
+// a put never dedups against a removed pack.
 //
 // # Order of writes
 //

@@ -21,6 +21,18 @@ func (r *Repository) GetStream(ctx context.Context, id ids.ID, w io.Writer) (int
 	if err != nil {
 		return 0, err
 	}
+	return r.WriteStream(ctx, id, "", m, w)
+}
+
+// WriteStream writes the stream m lists to w, checking every chunk and
+// the whole as GetStream does. id and name say what m is in errors:
+// the id of a snapshot manifest, or the name of a binlog or of a file in
+// a tree (id zero).
+func (r *Repository) WriteStream(ctx context.Context, id ids.ID, name string, m *Manifest, w io.Writer) (int64, error) {
+	label := name
+	if label == "" {
+		label = id.String()
+	}
 	whole := ids.NewHasher()
 	var off int64
 	var buf []byte
@@ -30,15 +42,17 @@ func (r *Repository) GetStream(ctx context.Context, id ids.ID, w io.Writer) (int
 		for i, c := range refs {
 			want[i] = c.ID
 		}
-		found, err := r.idx.LookupBatch(ctx, want)
+		found, err := r.index().LookupBatch(ctx, want)
 		if err != nil {
-			return off, fmt.Errorf("get %s: %w", id, err)
+			return off, fmt.Errorf("get %s: %w", label, err)
 		}
 		for _, c := range refs {
 			if err := ctx.Err(); err != nil {
 				return off, err
 			}
-			corrupt := func(err error) error { return &CorruptError{Manifest: id, Chunk: c.ID, Offset: off, Err: err} }
+			corrupt := func(err error) error {
+				return &CorruptError{Manifest: id, Name: name, Chunk: c.ID, Offset: off, Err: err}
+			}
 			e, ok := found[c.ID]
 			if !ok {
 				return off, corrupt(fmt.Errorf("not in the index"))
@@ -56,20 +70,20 @@ func (r *Repository) GetStream(ctx context.Context, id ids.ID, w io.Writer) (int
 					// not a wrong id given by the user.
 					return off, corrupt(fmt.Errorf("pack %s is missing: %w", e.Pack, err))
 				}
-				return off, fmt.Errorf("get %s: chunk %s: %w", id, c.ID, err)
+				return off, fmt.Errorf("get %s: chunk %s: %w", label, c.ID, err)
 			}
 			if cap(data) > cap(buf) {
 				buf = data[:0]
 			}
 			whole.Write(data)
 			if _, err := w.Write(data); err != nil {
-				return off, fmt.Errorf("get %s: write: %w", id, err)
+				return off, fmt.Errorf("get %s: write: %w", label, err)
 			}
 			off += int64(len(data))
 		}
 	}
 	if got := whole.Sum(); got != m.BLAKE3 || off != m.Size {
-		return off, &CorruptError{Manifest: id, Err: fmt.Errorf("the stream (%d bytes) hashes to %s, the manifest says %s (%d bytes)", off, got, m.BLAKE3, m.Size)}
+		return off, &CorruptError{Manifest: id, Name: name, Err: fmt.Errorf("the stream (%d bytes) hashes to %s, the manifest says %s (%d bytes)", off, got, m.BLAKE3, m.Size)}
 	}
 	return off, nil
 }

@@ -49,27 +49,12 @@ func (r *Repository) LoadManifest(ctx context.Context, id ids.ID) (*Manifest, er
 	if got := ids.Hash(b); got != id {
 		return nil, &CorruptError{Manifest: id, Err: fmt.Errorf("content does not match its name (it hashes to %s)", got)}
 	}
-	var m Manifest
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return nil, &CorruptError{Manifest: id, Err: fmt.Errorf("not a manifest: %w", err)}
-	}
-	if m.Version != ManifestVersion {
-		return nil, fmt.Errorf("manifest %s: version %d is not supported (this version reads %d)", id, m.Version, ManifestVersion)
-	}
-	var total int64
-	for _, c := range m.Chunks {
-		total += int64(c.Size)
-	}
-	if total != m.Size {
-		return nil, &CorruptError{Manifest: id, Err: fmt.Errorf("chunks add up to %d bytes, the manifest says %d", total, m.Size)}
-	}
-	return &m, nil
+	return parseManifest(b, id, "")
 }
 
-// saveManifest stores m under the BLAKE3 of its JSON.
-func (r *Repository) saveManifest(ctx context.Context, m *Manifest) (ids.ID, error) {
+// SaveSnapshot stores m, whose chunks must be stored (StoreStream), as
+// a snapshot manifest named by the BLAKE3 of its JSON, and returns that id.
+func (r *Repository) SaveSnapshot(ctx context.Context, m *Manifest) (ids.ID, error) {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return ids.ID{}, fmt.Errorf("manifest: %w", err)

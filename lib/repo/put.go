@@ -1,10 +1,12 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,27 +43,112 @@ const (
 // and index files already saved are harmless: prune removes what no
 // manifest needs.)
 func (r *Repository) PutStream(ctx context.Context, rd io.Reader, meta map[string]string) (ids.ID, PutStats, error) {
+	m, stats, err := r.StoreStream(ctx, rd, meta)
+	if err != nil {
+		return ids.ID{}, stats, err
+	}
+	id, err := r.SaveSnapshot(ctx, m)
+	if err != nil {
+		return ids.ID{}, stats, fmt.Errorf("put to %s: %w", r.be.Location(), err)
+	}
+	return id, stats, nil
+}
+
+// StoreStream stores the chunks of rd and returns the manifest that
+// lists them, not yet saved: the caller decides whether to save it
+// (SaveSnapshot, SaveBinlog), for instance once it has seen the stream
+// is whole.
+func (r *Repository) StoreStream(ctx context.Context, rd io.Reader, meta map[string]string) (*Manifest, PutStats, error) {
+	u, err := r.NewUploader(ctx)
+	if err != nil {
+		return nil, PutStats{}, fmt.Errorf("put to %s: %w", r.be.Location(), err)
+	}
+	chunks, size, whole, err := u.Stream(ctx, rd)
+	if err == nil {
+		err = u.Flush(ctx)
+	}
+	if err != nil {
+		u.Abort(ctx)
+		return nil, u.Stats(), fmt.Errorf("put to %s: %w", r.be.Location(), err)
+	}
+	m := &Manifest{Version: ManifestVersion, Meta: meta, Chunks: chunks, Size: size, BLAKE3: whole,
+		Time: time.Now().UTC().Truncate(time.Millisecond)}
+	return m, u.Stats(), nil
+}
+
+// Uploader stores the chunks of several streams (the files of a tree,
+// say) in shared packs: Stream each, then Flush, then save whatever
+// manifest names them. It is not safe for concurrent use.
+type Uploader struct{ p *putter }
+
+// NewUploader starts storing chunks, after a look at what other puts
+// have indexed since Open, so as not to store their chunks again.
+func (r *Repository) NewUploader(ctx context.Context) (*Uploader, error) {
 	p := &putter{r: r, pw: pack.NewWriter(r.cfg.PackSize), iw: index.NewWriter()}
 	p.pool.New = func() any { b := make([]byte, 0, r.cfg.Chunker.Max); return &b }
-	id, err := p.run(ctx, rd, meta)
-	if err != nil {
-		// Index the packs already saved (not the one being built), so
-		// that a put retried after, say, a dropped connection does not
-		// send them again. Best effort: the put has failed anyway.
-		if p.iw.Len() > 0 && ctx.Err() == nil {
-			p.flushIndex(ctx)
-		}
-		return ids.ID{}, p.stats, fmt.Errorf("put to %s: %w", r.be.Location(), err)
+	if err := r.syncIndex(ctx); err != nil {
+		return nil, err
 	}
-	return id, p.stats, nil
+	p.idx = r.index()
+	return &Uploader{p: p}, nil
 }
+
+// Stream cuts rd into chunks and stores those the repository lacks. It
+// returns the chunks in order, the stream's size and its BLAKE3. The
+// chunks are safe to name in a manifest only after Flush.
+func (u *Uploader) Stream(ctx context.Context, rd io.Reader) ([]ChunkRef, int64, ids.ID, error) {
+	before := u.p.stats.Bytes
+	u.p.uctx = ctx
+	chunks, whole, err := u.p.run(ctx, rd)
+	return chunks, u.p.stats.Bytes - before, whole, err
+}
+
+// Flush saves the pack being built and the index file listing the packs
+// saved, so that every chunk Stream returned is stored and indexed.
+func (u *Uploader) Flush(ctx context.Context) error {
+	if u.p.pw.Count() > 0 {
+		if err := u.p.flushPack(ctx); err != nil {
+			return err
+		}
+	}
+	if u.p.iw.Len() > 0 {
+		if err := u.p.flushIndex(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Abort is for an upload that failed: it indexes the packs already
+// saved (not the one being built), so that a put retried after, say, a
+// dropped connection does not send them again. Best effort.
+func (u *Uploader) Abort(ctx context.Context) {
+	u.p.wg.Wait()
+	// After a failed upload the index Writer lists a pack that is not
+	// stored: index nothing then (prune removes the saved packs).
+	if u.p.iw.Len() > 0 && ctx.Err() == nil && u.p.uploadErr() == nil {
+		u.p.flushIndex(ctx)
+	}
+	u.p.pw.Reset()
+}
+
+// Stats says what the uploader did so far.
+func (u *Uploader) Stats() PutStats { return u.p.stats }
 
 type putter struct {
 	r     *Repository
+	idx   *index.Index // as it was when the put began
 	pw    *pack.Writer
 	iw    *index.Writer
 	stats PutStats  // Bytes and Chunks belong to cut until it returns
 	pool  sync.Pool // of *[]byte: chunk buffers
+
+	// Background pack uploads (Repository.SetUploads).
+	uctx  context.Context // the caller's, outliving run's own
+	sem   chan struct{}
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	upErr error // the first failed upload
 }
 
 type pending struct {
@@ -69,13 +156,8 @@ type pending struct {
 	data []byte
 }
 
-func (p *putter) run(ctx context.Context, rd io.Reader, meta map[string]string) (ids.ID, error) {
-	// See what other puts have indexed since Open, so as not to store
-	// their chunks again.
-	if err := p.r.idx.Refresh(ctx); err != nil {
-		return ids.ID{}, err
-	}
-	m := &Manifest{Version: ManifestVersion, Meta: meta, Chunks: []ChunkRef{}}
+func (p *putter) run(ctx context.Context, rd io.Reader) ([]ChunkRef, ids.ID, error) {
+	chunks := []ChunkRef{}
 	// Two stages, so that the two halves of the work use two cores:
 	// cutting and hashing in cut, compressing and saving in store. The
 	// channel holds one batch, so at most three batches of chunks are in
@@ -89,7 +171,7 @@ func (p *putter) run(ctx context.Context, rd io.Reader, meta map[string]string) 
 	go func() {
 		defer close(done)
 		defer close(batches)
-		whole, cutErr = p.cut(ctx, rd, m, batches)
+		whole, cutErr = p.cut(ctx, rd, &chunks, batches)
 	}()
 	var storeErr error
 	for batch := range batches {
@@ -105,34 +187,17 @@ func (p *putter) run(ctx context.Context, rd io.Reader, meta map[string]string) 
 	}
 	<-done
 	if storeErr != nil {
-		return ids.ID{}, storeErr
+		return nil, ids.ID{}, storeErr
 	}
 	if cutErr != nil {
-		return ids.ID{}, cutErr
+		return nil, ids.ID{}, cutErr
 	}
-	if p.pw.Count() > 0 {
-		if err := p.flushPack(ctx); err != nil {
-			return ids.ID{}, err
-		}
-	}
-	if p.iw.Len() > 0 {
-		if err := p.flushIndex(ctx); err != nil {
-			return ids.ID{}, err
-		}
-	}
-	m.Size = p.stats.Bytes
-	m.BLAKE3 = whole
-	m.Time = time.Now().UTC().Truncate(time.Millisecond)
-	id, err := p.r.saveManifest(ctx, m)
-	if err != nil {
-		return ids.ID{}, err
-	}
-	return id, nil
+	return chunks, whole, nil
 }
 
-// cut reads rd into chunks, hashes them, lists them in m and sends them
+// cut reads rd into chunks, hashes them, lists them in chunks and sends them
 // to out in batches. It returns the BLAKE3 of the whole stream.
-func (p *putter) cut(ctx context.Context, rd io.Reader, m *Manifest, out chan<- []pending) (ids.ID, error) {
+func (p *putter) cut(ctx context.Context, rd io.Reader, chunks *[]ChunkRef, out chan<- []pending) (ids.ID, error) {
 	c := chunker.New(rd, p.r.cfg.Chunker)
 	whole := ids.NewHasher()
 	var batch []pending
@@ -160,7 +225,7 @@ func (p *putter) cut(ctx context.Context, rd io.Reader, m *Manifest, out chan<- 
 		}
 		whole.Write(ch.Data)
 		id := ids.Hash(ch.Data)
-		m.Chunks = append(m.Chunks, ChunkRef{ID: id, Size: uint32(len(ch.Data))})
+		*chunks = append(*chunks, ChunkRef{ID: id, Size: uint32(len(ch.Data))})
 		p.stats.Bytes += int64(len(ch.Data))
 		p.stats.Chunks++
 		batch = append(batch, pending{id: id, data: ch.Data})
@@ -190,7 +255,7 @@ func (p *putter) store(ctx context.Context, batch []pending) error {
 			want = append(want, c.id)
 		}
 	}
-	found, err := p.r.idx.LookupBatch(ctx, want)
+	found, err := p.idx.LookupBatch(ctx, want)
 	if err != nil {
 		return err
 	}
@@ -215,31 +280,86 @@ func (p *putter) store(ctx context.Context, batch []pending) error {
 	return nil
 }
 
-// flushPack saves the pack being built and lists it in the index file
-// being built, which it saves when it lists packsPerIndex packs.
+// flushPack lists the pack being built in the index file being built
+// and saves it, in the background when the repository allows several
+// uploads at once (SetUploads); the index file is saved only after
+// every pack it lists (flushIndex waits for them), once it lists
+// packsPerIndex packs.
 func (p *putter) flushPack(ctx context.Context) error {
+	if err := p.uploadErr(); err != nil {
+		return err
+	}
 	f, err := p.pw.Finish()
 	if err != nil {
 		return err
 	}
-	if err := pack.Save(ctx, p.r.be, f); err != nil {
-		return fmt.Errorf("save pack %s: %w", f.ID, err)
+	if p.r.uploads > 1 {
+		// f.Data belongs to the pack Writer until Reset.
+		f = pack.Finished{ID: f.ID, Data: bytes.Clone(f.Data), Blobs: slices.Clone(f.Blobs)}
 	}
 	if err := p.iw.AddPack(f.ID, int64(len(f.Data)), f.Blobs); err != nil {
 		return err
 	}
 	p.stats.Packs++
 	p.stats.StoredBytes += int64(len(f.Data))
-	p.pw.Reset()
+	if p.r.uploads <= 1 {
+		err := pack.Save(ctx, p.r.be, f)
+		p.pw.Reset()
+		if err != nil {
+			p.setUploadErr(fmt.Errorf("save pack %s: %w", f.ID, err))
+			return p.uploadErr()
+		}
+	} else {
+		p.pw.Reset()
+		if p.sem == nil {
+			p.sem = make(chan struct{}, p.r.uploads)
+		}
+		uctx := p.uctx
+		if uctx == nil {
+			uctx = ctx
+		}
+		select {
+		case p.sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer func() { <-p.sem }()
+			if err := pack.Save(uctx, p.r.be, f); err != nil {
+				p.setUploadErr(fmt.Errorf("save pack %s: %w", f.ID, err))
+			}
+		}()
+	}
 	if p.iw.Packs() >= p.r.packsPerIndex {
 		return p.flushIndex(ctx)
 	}
 	return nil
 }
 
+func (p *putter) setUploadErr(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.upErr == nil {
+		p.upErr = err
+	}
+}
+
+func (p *putter) uploadErr() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.upErr
+}
+
 // flushIndex saves the index file being built and makes the repository's
 // lookups see it, so the Writer's memory can be reused.
 func (p *putter) flushIndex(ctx context.Context) error {
+	// Packs first, then the index file that lists them.
+	p.wg.Wait()
+	if err := p.uploadErr(); err != nil {
+		return err
+	}
 	id, size, err := p.iw.Save(ctx, p.r.be)
 	if err != nil {
 		return err
@@ -248,7 +368,7 @@ func (p *putter) flushIndex(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p.r.idx.Add(f)
+	p.idx.Add(f)
 	p.stats.IndexFiles++
 	p.stats.StoredBytes += size
 	p.iw.Reset()

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 
 	"github.com/dr-mysql/dr/lib/repo/backend"
 	"github.com/dr-mysql/dr/lib/repo/chunker"
@@ -92,13 +93,25 @@ type Options struct {
 type Repository struct {
 	be  backend.Backend
 	cfg Config
-	idx *index.Index
+
+	idxMu sync.Mutex
+	idx   *index.Index // replaced when index files were removed (prune)
 
 	// packsPerIndex is how many packs a put lists in one index file before
 	// saving it and starting the next: it bounds the put's memory (about
 	// 100 bytes a chunk) and how much a crashed put leaves unindexed.
 	packsPerIndex int
+
+	// uploads is how many packs a put saves at once (SetUploads).
+	uploads int
 }
+
+// SetUploads sets how many packs a put saves at once: 1 (the default)
+// saves each before cutting on; more overlap the uploads with each
+// other and with the cutting, which pays on S3, where one request's
+// latency, not the bandwidth, is the limit. Each upload in flight holds
+// a copy of its pack (about 16 MiB). Call it before putting.
+func (r *Repository) SetUploads(n int) { r.uploads = max(n, 1) }
 
 // Init makes a new repository on be, which must not hold one.
 func Init(ctx context.Context, be backend.Backend, opts Options) (*Repository, error) {
@@ -153,6 +166,45 @@ func Open(ctx context.Context, be backend.Backend) (*Repository, error) {
 	return &Repository{be: be, cfg: cfg, idx: idx, packsPerIndex: 1000}, nil
 }
 
+func (r *Repository) index() *index.Index {
+	r.idxMu.Lock()
+	defer r.idxMu.Unlock()
+	return r.idx
+}
+
+func (r *Repository) setIndex(x *index.Index) {
+	r.idxMu.Lock()
+	defer r.idxMu.Unlock()
+	r.idx = x
+}
+
+// syncIndex brings the index up to date with the stored index files:
+// new ones are opened (Refresh); when one it holds was removed (a prune
+// rewrote it) the index is opened afresh, so that no lookup answers from
+// a file, or points into a pack, that is gone.
+func (r *Repository) syncIndex(ctx context.Context) error {
+	stored := map[string]bool{}
+	err := r.be.List(ctx, backend.Index, func(fi backend.FileInfo) error {
+		stored[fi.Name] = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list index files: %w", err)
+	}
+	x := r.index()
+	for _, f := range x.Files() {
+		if !stored[f.ID().String()] {
+			nx, err := index.Open(ctx, r.be)
+			if err != nil {
+				return err
+			}
+			r.setIndex(nx)
+			return nil
+		}
+	}
+	return x.Refresh(ctx)
+}
+
 // Config returns the repository's config.
 func (r *Repository) Config() Config { return r.cfg }
 
@@ -203,16 +255,25 @@ func (r *Repository) List(ctx context.Context, t backend.FileType) ([]string, er
 // bytes do not match its id, or a stream whose whole hash is wrong.
 type CorruptError struct {
 	Manifest ids.ID
+	Name     string // instead of Manifest: "binlog NAME", "tree ID file PATH"
 	Chunk    ids.ID // zero when the stream as a whole is wrong
 	Offset   int64  // of the chunk in the stream
 	Err      error
 }
 
-func (e *CorruptError) Error() string {
-	if e.Chunk.IsZero() {
-		return fmt.Sprintf("manifest %s: %v", e.Manifest, e.Err)
+func (e *CorruptError) what() string {
+	if e.Name != "" {
+		return e.Name
 	}
-	return fmt.Sprintf("manifest %s: chunk %s at offset %d: %v", e.Manifest, e.Chunk, e.Offset, e.Err)
+	return "manifest " + e.Manifest.String()
+}
+
+func (e *CorruptError) Error() string {
+	what := e.what()
+	if e.Chunk.IsZero() {
+		return fmt.Sprintf("%s: %v", what, e.Err)
+	}
+	return fmt.Sprintf("%s: chunk %s at offset %d: %v", what, e.Chunk, e.Offset, e.Err)
 }
 
 func (e *CorruptError) Unwrap() error { return e.Err }

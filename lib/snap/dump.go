@@ -230,6 +230,11 @@ type chunker struct {
 	pending  []member
 	emitted  bool
 	rateDebt int
+
+	// Members go to the stream from a goroutine of their own, so that
+	// hashing and writing one overlaps reading the next from the server.
+	adds    chan member
+	addDone chan error
 }
 
 type member struct {
@@ -238,6 +243,21 @@ type member struct {
 }
 
 func (d *dumper) read(ctx context.Context, c *client.Conn, j *job) error {
+	ch := d.newChunker(j)
+	err := mysqlx.QueryRaw(ctx, c, selectSQL(j.t, j.lo, j.hi), nil, func(row [][]byte, size int) error {
+		return ch.add(ctx, row, size)
+	})
+	if err == nil {
+		err = ch.finish(ctx)
+	}
+	if err = ch.end(err); err != nil && ch.emitted {
+		return errNoRetry{err}
+	}
+	return err
+}
+
+// newChunker starts the members of a job; end must follow.
+func (d *dumper) newChunker(j *job) *chunker {
 	t := j.t
 	ch := &chunker{d: d, j: j, preamble: dataPreamble(t.db), prefix: insertPrefix(t), stmt: -1}
 	for _, col := range t.cols {
@@ -247,16 +267,38 @@ func (d *dumper) read(ctx context.Context, c *client.Conn, j *job) error {
 	}
 	ch.stmtSize = stmtBudget(d.chunkSize)
 	ch.buf = append(make([]byte, 0, d.chunkSize+ch.stmtSize+64<<10), ch.preamble...)
-	err := mysqlx.QueryRaw(ctx, c, selectSQL(t, j.lo, j.hi), nil, func(row [][]byte, size int) error {
-		return ch.add(ctx, row, size)
-	})
-	if err == nil {
-		err = ch.finish(ctx)
-	}
-	if err != nil && ch.emitted {
-		return errNoRetry{err}
+	ch.adds, ch.addDone = make(chan member, 1), make(chan error, 1)
+	go ch.adder()
+	return ch
+}
+
+// end waits until every member handed on is in the stream, and returns
+// err, or the first error writing them.
+func (ch *chunker) end(err error) error {
+	close(ch.adds)
+	if aerr := <-ch.addDone; err == nil {
+		err = aerr
 	}
 	return err
+}
+
+// adder adds the members handed to it to the stream, in order, and after
+// a failure only drains.
+func (ch *chunker) adder() {
+	var err error
+	for m := range ch.adds {
+		if err != nil {
+			continue
+		}
+		*ch.j.seq++
+		mem := snapfmt.Member{Kind: snapfmt.KindData, DB: ch.j.t.db, Table: ch.j.t.name, Seq: *ch.j.seq}
+		if e := ch.d.w.Add(mem, m.data, m.rows); e != nil {
+			err = cli.WithCode(cli.ExitIO, fmt.Errorf("write %s: %w", mem, e))
+			continue
+		}
+		ch.d.written.Add(int64(len(m.data)))
+	}
+	ch.addDone <- err
 }
 
 func (ch *chunker) add(ctx context.Context, row [][]byte, size int) error {
@@ -365,12 +407,7 @@ func (ch *chunker) emit(ctx context.Context) error {
 
 func (ch *chunker) flush() error {
 	for _, m := range ch.pending {
-		*ch.j.seq++
-		mem := snapfmt.Member{Kind: snapfmt.KindData, DB: ch.j.t.db, Table: ch.j.t.name, Seq: *ch.j.seq}
-		if err := ch.d.w.Add(mem, m.data, m.rows); err != nil {
-			return cli.WithCode(cli.ExitIO, fmt.Errorf("write %s: %w", mem, err))
-		}
-		ch.d.written.Add(int64(len(m.data)))
+		ch.adds <- m
 		ch.emitted = true
 	}
 	ch.pending = ch.pending[:0]

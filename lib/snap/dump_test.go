@@ -8,7 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dr-mysql/dr/lib/snapfmt")
+	"github.com/dr-mysql/dr/lib/snapfmt"
+)
 
 func testTable() *table {
 	return &table{db: "d b", name: "t`1", cols: []column{
@@ -63,16 +64,14 @@ func dumpRows(t *testing.T, chunkSize int, rows [][][]byte) (members []string, r
 	w.Add(snapfmt.Member{Kind: snapfmt.KindTable, DB: tb.db, Table: tb.name}, []byte("x"), 0)
 	d := &dumper{w: w, chunkSize: chunkSize}
 	j := &job{t: tb, seq: new(int)}
-	ch := &chunker{d: d, j: j, preamble: dataPreamble(tb.db), prefix: insertPrefix(tb), stmt: -1,
-		kinds: []kind{kindNumber, kindString, kindHex}, stmtSize: stmtBudget(chunkSize)}
-	ch.buf = append([]byte(nil), ch.preamble...)
+	ch := d.newChunker(j)
 	ctx := context.Background()
 	for _, r := range rows {
 		if err := ch.add(ctx, r, 10); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := ch.finish(ctx); err != nil {
+	if err := ch.end(ch.finish(ctx)); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(&snapfmt.Sums{}); err != nil {
@@ -189,9 +188,9 @@ func TestKindOf(t *testing.T) {
 
 func TestWithoutAuth(t *testing.T) {
 	for in, want := range map[string]string{
-		"GRANT USAGE ON *.* TO `u`@`%` IDENTIFIED BY PASSWORD '*AB'":                       "GRANT USAGE ON *.* TO `u`@`%`",
+		"GRANT USAGE ON *.* TO `u`@`%` IDENTIFIED BY PASSWORD '*AB'":                          "GRANT USAGE ON *.* TO `u`@`%`",
 		"GRANT ALL PRIVILEGES ON *.* TO `r`@`h` IDENTIFIED VIA unix_socket WITH GRANT OPTION": "GRANT ALL PRIVILEGES ON *.* TO `r`@`h` WITH GRANT OPTION",
-		"GRANT SELECT ON `db`.* TO `u`@`%`":                                                 "GRANT SELECT ON `db`.* TO `u`@`%`",
+		"GRANT SELECT ON `db`.* TO `u`@`%`":                                                   "GRANT SELECT ON `db`.* TO `u`@`%`",
 	} {
 		if got := withoutAuth(in); got != want {
 			t.Errorf("withoutAuth(%q) = %q, want %q", in, got, want)

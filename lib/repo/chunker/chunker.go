@@ -24,7 +24,7 @@ import (
 
 // Params are the chunk size bounds. The zero Params means Default.
 type Params struct {
-	Min int // no chunk is shorter, except the last one of a stream
+	Min int // no chunk is shorter, except the last one of a stream or before a Cutter's cut
 	Avg int // the target average; must be a power of two
 	Max int // no chunk is longer
 
@@ -81,10 +81,26 @@ type Chunk struct {
 	Offset int64  // where Data starts in the stream
 }
 
+// A Cutter is a reader that also knows where the stream must be cut,
+// whatever its content: the members of a tar stream, say, so that each
+// member is chunked from its first byte and gives the same chunks
+// wherever it lands in the stream. When the reader given to New is a
+// Cutter, no chunk spans one of its cuts, and the bytes after a cut are
+// chunked as if they began a stream of their own.
+type Cutter interface {
+	io.Reader
+	// NextCut returns the first cut after stream offset off (> off),
+	// false if none is known yet. It is asked only about offsets among
+	// the bytes already read, and every cut up to the last byte read
+	// must be known by then; off only grows from call to call.
+	NextCut(off int64) (int64, bool)
+}
+
 // Chunker cuts the bytes of a reader into chunks. It is not safe for
 // concurrent use.
 type Chunker struct {
 	r      io.Reader
+	cuts   Cutter // r, when it is one
 	p      Params
 	maskS  uint64 // before the normal point: harder to match
 	maskL  uint64 // after it: easier
@@ -101,6 +117,7 @@ type Chunker struct {
 // Next fail with the reason.
 func New(r io.Reader, p Params) *Chunker {
 	c := &Chunker{r: r}
+	c.cuts, _ = r.(Cutter)
 	if err := p.Validate(); err != nil {
 		c.err = err
 		return c
@@ -138,7 +155,15 @@ func (c *Chunker) Next(buf []byte) (Chunk, error) {
 		c.err = io.EOF
 		return Chunk{}, io.EOF
 	}
-	n := cut(c.buf[c.start:c.end], c)
+	data := c.buf[c.start:c.end]
+	if c.cuts != nil {
+		// Cut there as if the stream ended: data then holds at least Max
+		// bytes or all of the segment, as cut wants.
+		if at, ok := c.cuts.NextCut(c.off); ok && at > c.off && at-c.off < int64(len(data)) {
+			data = data[:at-c.off]
+		}
+	}
+	n := cut(data, c)
 	ch := Chunk{Data: append(buf[:0], c.buf[c.start:c.start+n]...), Offset: c.off}
 	c.start += n
 	c.off += int64(n)

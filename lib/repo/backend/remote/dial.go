@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"slices"
@@ -37,6 +38,22 @@ const RemoteCommand = "dr-ship"
 // or "dr-ship: command not found" reach the user. ctx bounds the start and
 // the handshake, not the session: Close ends that.
 func Dial(ctx context.Context, sshCommand []string, host, path string) (*Client, error) {
+	return DialWith(ctx, DialOptions{SSHCommand: sshCommand, Host: host, Path: path})
+}
+
+// DialOptions are Dial's arguments, plus a hook on the stream.
+type DialOptions struct {
+	SSHCommand []string
+	Host       string // [user@]host
+	Path       string // of the repository on the far end
+	// Wrap, when set, wraps the stream to the process (a bandwidth limit:
+	// ratelimit.Limiter.Reader and Writer).
+	Wrap func(r io.Reader, w io.Writer) (io.Reader, io.Writer)
+}
+
+// DialWith is Dial with options.
+func DialWith(ctx context.Context, o DialOptions) (*Client, error) {
+	sshCommand, host, path := o.SSHCommand, o.Host, o.Path
 	if len(sshCommand) == 0 {
 		sshCommand = []string{"ssh"}
 	}
@@ -86,7 +103,12 @@ func Dial(ctx context.Context, sshCommand []string, host, path string) (*Client,
 		close(p.exited)
 	}()
 
-	c := newClient(outR, inW, location)
+	var rd io.Reader = outR
+	var wr io.Writer = inW
+	if o.Wrap != nil {
+		rd, wr = o.Wrap(rd, wr)
+	}
+	c := newClient(rd, wr, location)
 	c.proc = p
 	c.transport = onceErr(func() error { return errors.Join(inW.Close(), outR.Close()) })
 	if err := c.handshake(ctx); err != nil {

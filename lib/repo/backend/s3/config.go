@@ -3,6 +3,7 @@ package s3
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -37,6 +38,10 @@ type Options struct {
 	// DialTimeout bounds connecting to the endpoint; 0 means 10s. A
 	// refused connection fails at once; this only bounds a black hole.
 	DialTimeout time.Duration
+
+	// WrapConn, when set, wraps every connection to the endpoint: a
+	// bandwidth limit at the socket (ratelimit.Limiter.Conn).
+	WrapConn func(net.Conn) net.Conn
 
 	// Getenv looks up environment variables; nil means os.Getenv. Tests
 	// set it to keep the process environment out.

@@ -120,7 +120,17 @@ func New(rawURL string, opts Options) (*S3, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3 transport: %w", err)
 	}
-	tr.DialContext = (&net.Dialer{Timeout: c.dial, KeepAlive: 30 * time.Second}).DialContext
+	dial := (&net.Dialer{Timeout: c.dial, KeepAlive: 30 * time.Second}).DialContext
+	tr.DialContext = dial
+	if wrap := opts.WrapConn; wrap != nil {
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return wrap(c), nil
+		}
+	}
 	lookup := minio.BucketLookupAuto
 	if c.custom {
 		// Path-style (endpoint/bucket/key) works on every S3-compatible
