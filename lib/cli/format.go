@@ -1,6 +1,9 @@
 package cli
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Bytes formats a byte count for people: 512 B, 1.5 KiB, 382.7 MiB.
 func Bytes(n int64) string {
@@ -22,4 +25,12 @@ func Count(n int64, thing string) string {
 		return "1 " + thing
 	}
 	return fmt.Sprintf("%d %ss", n, thing)
+}
+
+// Rate formats a throughput for people: n bytes in d, "" when d is 0.
+func Rate(n int64, d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	return Bytes(int64(float64(n)/d.Seconds())) + "/s"
 }

@@ -1,6 +1,7 @@
 package mysqlx
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -65,7 +66,12 @@ func queryRaw(c *client.Conn, q string, onFields func([]*mysql.Field) error, onR
 	if err := c.WritePacket(pkt); err != nil {
 		return err
 	}
-	data, err := c.ReadPacketReuseMem(nil)
+	// The response is read off the socket here rather than by go-mysql,
+	// which copies every packet twice through pooled buffers: a dump
+	// spends a third of its CPU there. Nothing is buffered on go-mysql's
+	// side between commands, and the next command resets the sequence.
+	pr := newPacketReader(c.Conn.Conn)
+	data, err := pr.next()
 	if err != nil {
 		return err
 	}
@@ -85,7 +91,7 @@ func queryRaw(c *client.Conn, q string, onFields func([]*mysql.Field) error, onR
 	}
 	fields := make([]*mysql.Field, n)
 	for i := range fields {
-		data, err = c.ReadPacketReuseMem(data[:0])
+		data, err = pr.next()
 		if err != nil {
 			return err
 		}
@@ -110,7 +116,7 @@ func queryRaw(c *client.Conn, q string, onFields func([]*mysql.Field) error, onR
 	// what was negotiated, but the two packets tell themselves apart.
 	first := true
 	for {
-		data, err = c.ReadPacketReuseMem(data[:0])
+		data, err = pr.next()
 		if err != nil {
 			return err
 		}
@@ -137,6 +143,62 @@ func queryRaw(c *client.Conn, q string, onFields func([]*mysql.Field) error, onR
 			return err
 		}
 	}
+}
+
+// packetReader reads protocol packets off a socket through one buffer,
+// handing out payloads that alias it: valid until the next call.
+type packetReader struct {
+	r   *bufio.Reader
+	big []byte // payloads that do not fit the buffer, or span packets
+}
+
+func newPacketReader(nc net.Conn) *packetReader {
+	return &packetReader{r: bufio.NewReaderSize(nc, 256<<10)}
+}
+
+const maxPayload = 1<<24 - 1
+
+func (p *packetReader) next() ([]byte, error) {
+	n, err := p.header()
+	if err != nil {
+		return nil, err
+	}
+	if n < maxPayload && n <= p.r.Size() {
+		b, err := p.r.Peek(n)
+		if err != nil {
+			return nil, err
+		}
+		p.r.Discard(n)
+		return b, nil
+	}
+	// A payload of exactly 2^24-1 bytes continues in the next packet.
+	p.big = p.big[:0]
+	for {
+		start := len(p.big)
+		p.big = append(p.big, make([]byte, n)...)
+		if _, err := io.ReadFull(p.r, p.big[start:]); err != nil {
+			return nil, err
+		}
+		if n < maxPayload {
+			return p.big, nil
+		}
+		if n, err = p.header(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (p *packetReader) header() (int, error) {
+	h, err := p.r.Peek(4)
+	if err != nil {
+		if err == io.EOF && len(h) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, err
+	}
+	n := int(h[0]) | int(h[1])<<8 | int(h[2])<<16
+	p.r.Discard(4)
+	return n, nil
 }
 
 // parseRow cuts a text-protocol row packet into its values: each a

@@ -63,7 +63,7 @@ func (c *Cmd) Run(ctx context.Context, env *cli.Env) error {
 		return cli.WithHint(cli.Errorf(cli.ExitUsage, "refusing to read a snapshot stream from a terminal"),
 			"pipe dr-snap or dr-ship get into dr-replay, or give --snapshot FILE")
 	}
-	r := &restorer{cmd: c, env: env, spec: spec, input: name, in: &countReader{r: in}}
+	r := &restorer{cmd: c, env: env, spec: spec, input: name, in: &cli.CountingReader{R: in}}
 	return r.run(ctx)
 }
 
@@ -72,7 +72,7 @@ type restorer struct {
 	env   *cli.Env
 	spec  *mysqlx.Spec
 	input string
-	in    *countReader
+	in    *cli.CountingReader
 
 	rd  *snapfmt.Reader
 	man *snapfmt.Manifest
@@ -105,18 +105,6 @@ type pendingMember struct {
 }
 
 func tableKey(db, t string) string { return db + "\x00" + t }
-
-// countReader counts what the stream has delivered, for progress.
-type countReader struct {
-	r io.Reader
-	n atomic.Int64
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
-}
 
 func (r *restorer) run(ctx context.Context) error {
 	c := r.cmd
@@ -519,17 +507,22 @@ func (r *restorer) flushSchemas(ctx context.Context) error {
 	return nil
 }
 
+// skipExisting excuses, when resuming, the errors of creating what the
+// interrupted run created but did not record.
+func (r *restorer) skipExisting() func(uint16) bool {
+	if !r.cmd.Resume {
+		return nil
+	}
+	return func(code uint16) bool { return slices.Contains(existsCodes, code) }
+}
+
 // applyOnMain applies a small member on the main connection and records
 // it.
 func (r *restorer) applyOnMain(ctx context.Context, pm pendingMember, rewrite func([]byte) []byte) error {
 	if _, ok := r.done[pm.name]; ok {
 		return nil
 	}
-	var skip func(uint16) bool
-	if r.cmd.Resume {
-		skip = func(code uint16) bool { return slices.Contains(existsCodes, code) }
-	}
-	if err := apply.Script(ctx, r.main, pm.name, pm.data, rewrite, skip); err != nil {
+	if err := apply.Script(ctx, r.main, pm.name, pm.data, rewrite, r.skipExisting()); err != nil {
 		return r.statementError(err)
 	}
 	return r.record(ctx, r.main, pm.name, pm.sum.BLAKE3, 0)
@@ -666,10 +659,7 @@ var eventStatus = regexp.MustCompile(`\bON COMPLETION (NOT )?PRESERVE ENABLE\b`)
 func (r *restorer) applyObjects(ctx context.Context) error {
 	order := map[snapfmt.Kind]int{snapfmt.KindRoutines: 0, snapfmt.KindViews: 1, snapfmt.KindTriggers: 2, snapfmt.KindEvents: 3, snapfmt.KindGrants: 4}
 	slices.SortStableFunc(r.objects, func(a, b pendingMember) int { return order[a.m.Kind] - order[b.m.Kind] })
-	var skip func(uint16) bool
-	if r.cmd.Resume {
-		skip = func(code uint16) bool { return slices.Contains(existsCodes, code) }
-	}
+	skip := r.skipExisting()
 	var views []pendingMember
 	for _, pm := range r.objects {
 		if _, ok := r.done[pm.name]; ok {
@@ -830,13 +820,8 @@ func (r *restorer) failed(ctx context.Context, err error) error {
 }
 
 func (r *restorer) progress() string {
-	el := time.Since(r.started).Seconds()
-	read := r.in.n.Load()
-	rate := ""
-	if el > 0 {
-		rate = fmt.Sprintf(" (%s/s)", cli.Bytes(int64(float64(read)/el)))
-	}
-	return fmt.Sprintf("%d members, %d rows applied, %s read%s", r.members.Load(), r.rows.Load(), cli.Bytes(read), rate)
+	read := r.in.N()
+	return fmt.Sprintf("%d members, %d rows applied, %s read (%s)", r.members.Load(), r.rows.Load(), cli.Bytes(read), cli.Rate(read, time.Since(r.started)))
 }
 
 type summary struct {

@@ -62,7 +62,7 @@ func dumpRows(t *testing.T, chunkSize int, rows [][][]byte) (members []string, r
 	}
 	w.Add(snapfmt.Member{Kind: snapfmt.KindDatabase, DB: tb.db}, []byte("x"), 0)
 	w.Add(snapfmt.Member{Kind: snapfmt.KindTable, DB: tb.db, Table: tb.name}, []byte("x"), 0)
-	d := &dumper{w: w, chunkSize: chunkSize}
+	d := &dumper{w: w, chunkSize: chunkSize, free: make(chan []byte, 4)}
 	j := &job{t: tb, seq: new(int)}
 	ch := d.newChunker(j)
 	ctx := context.Background()

@@ -261,7 +261,7 @@ func (s *snapshot) position(ctx context.Context) (snapfmt.BinlogPos, string, err
 func (s *snapshot) take(ctx context.Context, out io.Writer) (*snapfmt.Sums, error) {
 	c := s.cmd
 	s.started = s.env.Now()
-	s.d = &dumper{chunkSize: int(c.ChunkSize)}
+	s.d = &dumper{chunkSize: int(c.ChunkSize), free: make(chan []byte, 4*c.Threads)}
 	s.env.SetProgress(s.progress)
 	defer s.env.SetProgress(nil)
 
@@ -489,13 +489,8 @@ func (s *snapshot) addObjects(grants []byte) error {
 }
 
 func (s *snapshot) progress() string {
-	el := time.Since(s.started).Seconds()
 	read := s.d.readBytes.Load()
-	rate := ""
-	if el > 0 {
-		rate = fmt.Sprintf(" (%s/s)", cli.Bytes(int64(float64(read)/el)))
-	}
-	return fmt.Sprintf("%d rows, %s read%s, %s written", s.d.rows.Load(), cli.Bytes(read), rate, cli.Bytes(s.d.written.Load()))
+	return fmt.Sprintf("%d rows, %s read (%s), %s written", s.d.rows.Load(), cli.Bytes(read), cli.Rate(read, time.Since(s.started)), cli.Bytes(s.d.written.Load()))
 }
 
 // summary is what --json prints.
