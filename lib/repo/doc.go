@@ -91,6 +91,40 @@
 // GetStream writes the stream back, checking each chunk against its id
 // and the whole against "blake3".
 //
+// # Cuts at member boundaries
+//
+// FastCDC finds its cut points again about one chunk after a change, so
+// every place where a member's neighbour differs costs a chunk or two.
+// dr-snap dumps tables in parallel, so the order of its members varies
+// from run to run although each member's bytes do not: cut by content
+// alone, a 152 MiB snapshot with 1% of one table changed stored 17% of
+// its bytes again with two threads, 2.6% with one. So a stream may say
+// where it must be cut: when the reader given to PutStream or
+// StoreStream is a chunker.Cutter, no chunk spans one of its cuts and
+// the bytes after a cut are chunked as if they began a stream (Min,
+// hash warm-up and all). The chunker asks the Cutter for the next cut
+// among the bytes it has read, so nothing needs the whole stream in
+// memory.
+//
+// dr-ship put wraps an uncompressed dr-snap stream in one
+// (lib/ship memberCuts over snapfmt.SpanReader, which follows the tar
+// headers as the bytes pass): it cuts where the content of each member
+// of at least Min bytes begins and after its padding. A member's content
+// is then chunked from its first byte and gives the same chunks wherever
+// it lands; its last chunk ends with its own padding, and its headers
+// (about 1.5 KiB: PAX record with its BLAKE3, ustar header) make a small
+// chunk of their own after another such member, or end the chunk of the
+// small members before it, which get no cuts: a run of schemas and small
+// tables is cut by content, usually into one chunk, rather than into
+// many tiny ones that would fill the index. There is no cut before the
+// headers because the Cutter must know every cut among the bytes read,
+// and whether headers begin a big member is known only once they are
+// read whole. The same snapshot then costs 2.1% with one thread or two,
+// and one with no change, reordered, 0.01%. A gzip stream has
+// no visible members and --raw may not be tar: both are cut by content
+// alone. The cuts are not recorded anywhere: GetStream and Check see
+// chunks like any others.
+//
 // StoreStream and SaveSnapshot split PutStream in two, so that a caller
 // (dr-ship put) saves the manifest only once it has seen the stream was
 // whole. Binlog manifests are the same JSON, saved as binlog objects

@@ -58,6 +58,10 @@ func (r *Repository) PutStream(ctx context.Context, rd io.Reader, meta map[strin
 // lists them, not yet saved: the caller decides whether to save it
 // (SaveSnapshot, SaveBinlog), for instance once it has seen the stream
 // is whole.
+//
+// When rd is a chunker.Cutter, chunks are also cut where it says: dr-ship
+// put cuts a snapshot stream around its members so that their chunks do
+// not depend on their order (see the package doc).
 func (r *Repository) StoreStream(ctx context.Context, rd io.Reader, meta map[string]string) (*Manifest, PutStats, error) {
 	u, err := r.NewUploader(ctx)
 	if err != nil {

@@ -153,7 +153,10 @@ func (c *PutCmd) putSnapshot(ctx context.Context, env *cli.Env, rf *RepoFlags, r
 			io.Copy(io.Discard, pr) // never block the tee
 			verified <- v
 		}()
-		src = io.TeeReader(cnt, pw)
+		// Cut the chunks at member boundaries (an uncompressed stream
+		// only: a gzip one is not tar on the outside, and is cut by
+		// content alone).
+		src = newMemberCuts(io.TeeReader(cnt, pw), r.Config().Chunker.Min)
 	}
 	m, stats, err := r.StoreStream(sctx, src, nil)
 	if pw != nil {
@@ -193,6 +196,49 @@ func (c *PutCmd) putSnapshot(ctx context.Context, env *cli.Env, rf *RepoFlags, r
 		return printJSON(env, out)
 	}
 	return env.Printf("%s\n", id)
+}
+
+// memberCuts is a chunker.Cutter for a dr-snap stream: it cuts the
+// chunks just before the content of every member of at least min bytes
+// and just after its padding, so that the content is chunked from its
+// first byte and gives the same chunks wherever the member lands in the
+// stream, which varies from run to run as dr-snap dumps tables in
+// parallel. The member's headers form a chunk of their own after another
+// such member, and otherwise end the chunk before them. Smaller members
+// (schemas, small tables) get no cuts: a run of them is cut by content,
+// so as not to fill the index with tiny chunks.
+//
+// No cut before the headers: the chunker must know every cut among the
+// bytes it has read, and the headers of a member are known to start a
+// big member only once they were read whole.
+type memberCuts struct {
+	*snapfmt.SpanReader
+	cuts []int64 // ascending, those not yet passed
+}
+
+var _ chunker.Cutter = (*memberCuts)(nil)
+
+func newMemberCuts(r io.Reader, min int) *memberCuts {
+	m := &memberCuts{}
+	m.SpanReader = snapfmt.NewSpanReader(r, func(s snapfmt.Span) {
+		if s.Size >= int64(min) && s.End() > s.Data {
+			m.cuts = append(m.cuts, s.Data, s.End())
+		}
+	})
+	return m
+}
+
+// NextCut is the first cut after off.
+func (m *memberCuts) NextCut(off int64) (int64, bool) {
+	i := 0
+	for i < len(m.cuts) && m.cuts[i] <= off {
+		i++
+	}
+	m.cuts = m.cuts[i:]
+	if len(m.cuts) == 0 {
+		return 0, false
+	}
+	return m.cuts[0], true
 }
 
 type verifyResult struct {

@@ -13,8 +13,12 @@ import (
 )
 
 // The first lines of every member that is not data (see lib/snapfmt,
-// "Content"): definitions are utf8mb4 text.
-const textPreamble = "/*!40101 SET NAMES utf8mb4*/;\n"
+// "Content"): definitions are utf8mb4 text, read with the time zone and a
+// plain sql_mode set here, so that each member means the same whatever
+// ran before it (a trigger's own sql_mode, say) and under `tar -xOf |
+// mariadb`.
+const textPreamble = "/*!40101 SET NAMES utf8mb4*/;\n" +
+	"SET SESSION sql_mode='NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', time_zone='+00:00';\n"
 
 // capture reads the definitions of everything in the catalog. It runs
 // under the lock: SHOW CREATE is not transactional, so only under the

@@ -63,6 +63,7 @@
 // Every other member is text in utf8mb4 and begins with
 //
 //	/*!40101 SET NAMES utf8mb4*/;
+//	SET SESSION sql_mode='NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', time_zone='+00:00';
 //	USE `db`;                      (not in _db.sql or _grants.sql)
 //
 // Triggers, routines and events are wrapped in "DELIMITER ;;" ...

@@ -9,6 +9,11 @@
 // sizes towards the average. No byte before Min is tested and a chunk
 // never grows beyond Max.
 //
+// A reader that knows the structure of its stream may add cut points of
+// its own (Cutter): the bytes after such a cut are chunked as if they
+// began a stream, so that a piece of the stream gives the same chunks
+// whatever comes before it.
+//
 // The cut points are part of the repository format: the gear table and
 // the way Params turn into masks must never change, or the chunks of
 // tomorrow's snapshot would no longer match today's. TestBoundariesPinned

@@ -313,3 +313,62 @@ func BenchmarkCut(b *testing.B) {
 		}
 	}
 }
+
+// cutReader is a Cutter that knows a cut only once it has read the bytes
+// before it, as a reader parsing the stream would.
+type cutReader struct {
+	r    io.Reader
+	cuts []int64
+	read int64
+}
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.read += int64(n)
+	return n, err
+}
+
+func (c *cutReader) NextCut(off int64) (int64, bool) {
+	if off > c.read {
+		panic("NextCut asked about bytes not read yet")
+	}
+	for _, at := range c.cuts {
+		if at > off && at <= c.read {
+			return at, true
+		}
+	}
+	return 0, false
+}
+
+// With a Cutter, each segment between cuts is chunked as if it were a
+// stream of its own, whatever comes before it and however reads split.
+func TestCutterSegmentsStandAlone(t *testing.T) {
+	data := backendtest.Data("dr chunker cuts", 24<<20)
+	// Segments of awkward sizes: below Min, between Min and Max, above Max.
+	sizes := []int{3 << 20, 100, 700 << 10, 9<<20 + 17, 1, 2 << 20, 0}
+	var cuts []int64
+	var want []piece
+	var off int64
+	for _, n := range sizes {
+		for _, p := range chunkAll(t, bytes.NewReader(data[off:off+int64(n)]), Default) {
+			want = append(want, piece{off + p.off, p.n, p.id})
+		}
+		off += int64(n)
+		cuts = append(cuts, off)
+	}
+	for _, p := range chunkAll(t, bytes.NewReader(data[off:]), Default) {
+		want = append(want, piece{off + p.off, p.n, p.id})
+	}
+	for name, r := range map[string]func() io.Reader{
+		"whole":     func() io.Reader { return bytes.NewReader(data) },
+		"half":      func() io.Reader { return iotest.HalfReader(bytes.NewReader(data)) },
+		"odd sizes": func() io.Reader { return &oddReader{data: data} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := chunkAll(t, &cutReader{r: r(), cuts: cuts}, Default)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("got %d chunks %v\nwant %d %v", len(got), got, len(want), want)
+			}
+		})
+	}
+}
