@@ -220,7 +220,13 @@ func printError(env *Env, err error) int {
 	}
 	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
 	env.line("error: ", "%s", msg)
-	if h := Hint(err); h != "" {
+	h := Hint(err)
+	if h == "" && errors.Is(err, syscall.EPIPE) {
+		// The usual cause is the next command of a pipeline failing
+		// first; its own error line says why.
+		h = "the command reading standard output stopped first; see its error"
+	}
+	if h != "" {
 		env.line("hint: ", "%s", h)
 	}
 	return Code(err)

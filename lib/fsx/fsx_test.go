@@ -1,6 +1,8 @@
 package fsx
 
 import (
+	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -44,5 +46,42 @@ func TestWriteFileAtomicFailures(t *testing.T) {
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 1 {
 		t.Errorf("temporary file left behind: %d entries", len(ents))
+	}
+}
+
+func TestAtomicFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out")
+	f, err := CreateAtomic(path, 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("x"), 3<<20+5)
+	if n, err := io.Copy(f, bytes.NewReader(data)); err != nil || n != int64(len(data)) {
+		t.Fatalf("copy: %d, %v", n, err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the file exists before Commit: %v", err)
+	}
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	f.Abort() // after Commit: nothing
+	got, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes, %v", len(got), err)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v", fi.Mode())
+	}
+
+	g, err := CreateAtomic(filepath.Join(dir, "aborted"), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Write([]byte("partial"))
+	g.Abort()
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("after Abort the directory holds %d entries, want only the committed file", len(ents))
 	}
 }

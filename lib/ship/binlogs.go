@@ -226,7 +226,7 @@ func putBinlog(ctx context.Context, env *cli.Env, rf *RepoFlags, r *repo.Reposit
 	}
 	d := time.Since(start)
 	if added {
-		env.Infof("stored binlog %s: %s, added %d bytes, %s", name, cli.Bytes(stats.Bytes), stats.NewBytes, rate(stats.Bytes, d))
+		env.Infof("stored binlog %s: %s, added %d bytes, %s", name, cli.Bytes(stats.Bytes), stats.NewBytes, cli.Rate(stats.Bytes, d))
 		if rf.JSON {
 			return true, printJSON(env, map[string]any{"binlog": name, "size": stats.Bytes, "added_bytes": stats.NewBytes, "blake3": m.BLAKE3.String(), "meta": bi.meta})
 		}

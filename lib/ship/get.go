@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/dr-mysql/dr/lib/cli"
@@ -71,8 +72,8 @@ func (c *GetCmd) Run(ctx context.Context, env *cli.Env, rf *RepoFlags) error {
 	start := time.Now()
 	cw := &countWriter{w: w}
 	env.SetProgress(func() string {
-		n := cw.n
-		return "wrote " + cli.Bytes(n) + ", " + rate(n, time.Since(start))
+		n := cw.n.Load()
+		return "wrote " + cli.Bytes(n) + ", " + cli.Rate(n, time.Since(start))
 	})
 	n, err := r.GetStream(ctx, id, cw)
 	if err != nil {
@@ -88,18 +89,20 @@ func (c *GetCmd) Run(ctx context.Context, env *cli.Env, rf *RepoFlags) error {
 	}
 	env.SetProgress(nil)
 	d := time.Since(start)
-	env.Infof("wrote snapshot %s: %s in %s, %s", id.Short(), cli.Bytes(n), d.Round(time.Millisecond), rate(n, d))
+	env.Infof("wrote snapshot %s: %s in %s, %s", id.Short(), cli.Bytes(n), d.Round(time.Millisecond), cli.Rate(n, d))
 	return nil
 }
 
+// countWriter counts what is written, for the progress line drawn by
+// another goroutine.
 type countWriter struct {
 	w io.Writer
-	n int64
+	n atomic.Int64
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }
 

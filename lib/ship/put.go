@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/dr-mysql/dr/lib/cli"
@@ -86,25 +85,6 @@ func (c *PutCmd) Run(ctx context.Context, env *cli.Env, rf *RepoFlags) error {
 	return c.putSnapshot(ctx, env, rf, r, meta)
 }
 
-// counter counts the bytes read through it, for the progress line.
-type counter struct {
-	r io.Reader
-	n atomic.Int64
-}
-
-func (c *counter) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
-}
-
-func rate(n int64, d time.Duration) string {
-	if d <= 0 {
-		return "-"
-	}
-	return cli.Bytes(int64(float64(n)/d.Seconds())) + "/s"
-}
-
 func (c *PutCmd) putSnapshot(ctx context.Context, env *cli.Env, rf *RepoFlags, r *repo.Repository, meta map[string]string) error {
 	var in io.Reader = env.Stdin
 	name := "stdin"
@@ -120,10 +100,10 @@ func (c *PutCmd) putSnapshot(ctx context.Context, env *cli.Env, rf *RepoFlags, r
 			"dr-snap --source URL | dr-ship put --repo "+rf.Repo)
 	}
 	start := time.Now()
-	cnt := &counter{r: in}
+	cnt := &cli.CountingReader{R: in}
 	env.SetProgress(func() string {
-		n := cnt.n.Load()
-		return fmt.Sprintf("read %s, %s", cli.Bytes(n), rate(n, time.Since(start)))
+		n := cnt.N()
+		return fmt.Sprintf("read %s, %s", cli.Bytes(n), cli.Rate(n, time.Since(start)))
 	})
 
 	lock, err := r.Lock(ctx, false, "dr-ship put")
@@ -187,7 +167,7 @@ func (c *PutCmd) putSnapshot(ctx context.Context, env *cli.Env, rf *RepoFlags, r
 	}
 	env.Infof("stored snapshot %s: %s, added %d bytes (%.1f%%) in %d new of %d chunks, %s stored, %s, %s",
 		id.Short(), cli.Bytes(stats.Bytes), stats.NewBytes, pct, stats.NewChunks, stats.Chunks,
-		cli.Bytes(stats.StoredBytes), elapsed.Round(time.Millisecond), rate(stats.Bytes, elapsed))
+		cli.Bytes(stats.StoredBytes), elapsed.Round(time.Millisecond), cli.Rate(stats.Bytes, elapsed))
 	if rf.JSON {
 		out := map[string]any{
 			"id": id.String(), "size": stats.Bytes, "added_bytes": stats.NewBytes, "stored_bytes": stats.StoredBytes,
