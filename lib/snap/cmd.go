@@ -38,7 +38,7 @@ type Cmd struct {
 	Exclude   []string `placeholder:"PATTERN" help:"Leave out tables and views whose DB.NAME matches PATTERN (shell wildcards, e.g. 'logs.*'); repeatable."`
 
 	Threads   int            `placeholder:"N" help:"Connections reading tables in parallel (default: number of CPUs)."`
-	ChunkSize ratelimit.Size `name:"chunk-size" default:"16MiB" placeholder:"SIZE" help:"Bytes of INSERTs per data member."`
+	ChunkSize ratelimit.Size `name:"chunk-size" default:"4MiB" placeholder:"SIZE" help:"Bytes of INSERTs per data member: the unit of parallel restore and resume."`
 	Compress  bool           `help:"Compress the stream with gzip (parallel, pgzip)."`
 	MaxRate   ratelimit.Rate `name:"max-rate" placeholder:"RATE" env:"DR_MAX_RATE" help:"Read at most RATE from the server (e.g. 50MiB/s); smooth, not in bursts."`
 	Grants    bool           `help:"Include users, roles and their grants."`

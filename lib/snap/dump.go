@@ -64,7 +64,7 @@ type dumper struct {
 	rows, readBytes, written atomic.Int64
 
 	// Buffers of members written, for the next members of any job:
-	// fresh 16 MiB buffers cost page faults that were a third of a
+	// fresh member buffers cost page faults that were a third of a
 	// dump's CPU.
 	free chan []byte
 }
