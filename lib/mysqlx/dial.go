@@ -111,9 +111,16 @@ func (s *Spec) Dial(ctx context.Context, opts ...DialOption) (*client.Conn, erro
 		}
 		return nil
 	}
+	// QueryRaw writes COM_QUERY itself, in the form without query
+	// attributes; MySQL 8.0.23+ would read a query as attributes if they
+	// were negotiated.
+	noAttrs := func(c *client.Conn) error {
+		c.UnsetCapability(mysql.CLIENT_QUERY_ATTRIBUTES)
+		return nil
+	}
 	network, addr := s.Addr()
 	conn, err := client.ConnectWithDialer(dctx, network, addr, s.User, s.Password, s.DB, dialer,
-		append([]client.Option{tlsOpt}, o.clientOpts...)...)
+		append([]client.Option{tlsOpt, noAttrs}, o.clientOpts...)...)
 	if err == nil && !stop() {
 		// The deadline fired as the handshake finished: the connection
 		// may be half-dead, and the caller asked to stop anyway.

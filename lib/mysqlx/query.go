@@ -75,6 +75,10 @@ func queryRaw(c *client.Conn, q string, onFields func([]*mysql.Field) error, onR
 	if err != nil {
 		return err
 	}
+	if len(data) == 0 {
+		c.Close()
+		return mysql.ErrMalformPacket
+	}
 	switch data[0] {
 	case mysql.OK_HEADER:
 		return nil
@@ -119,6 +123,10 @@ func queryRaw(c *client.Conn, q string, onFields func([]*mysql.Field) error, onR
 		data, err = pr.next()
 		if err != nil {
 			return err
+		}
+		if len(data) == 0 {
+			c.Close()
+			return mysql.ErrMalformPacket
 		}
 		// An EOF (or OK) packet ends the rows; a row starting with 0xfe
 		// is a string of 16 MiB or more and so longer than any such

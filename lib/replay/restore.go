@@ -21,6 +21,7 @@ import (
 	"github.com/dr-mysql/dr/lib/apply"
 	"github.com/dr-mysql/dr/lib/cli"
 	"github.com/dr-mysql/dr/lib/mysqlx"
+	"github.com/dr-mysql/dr/lib/position"
 	"github.com/dr-mysql/dr/lib/snapfmt"
 	"github.com/dr-mysql/dr/lib/sqltext"
 )
@@ -78,8 +79,9 @@ type restorer struct {
 	man *snapfmt.Manifest
 	id  string
 
-	main    *client.Conn
-	workers []*client.Conn
+	main      *client.Conn
+	workers   []*client.Conn
+	srvFlavor position.Flavor
 
 	selected map[string]bool   // databases to restore
 	done     map[string]string // member -> BLAKE3 already applied (--resume)
@@ -123,7 +125,7 @@ func (r *restorer) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.main = main
+	r.main, r.srvFlavor = main, srv.Flavor
 	defer main.Close()
 	if srv.ServerID == r.man.Source.ServerID && srv.ServerUUID == r.man.Source.ServerUUID {
 		r.env.Warnf("%s has the server_id of the snapshot's source (%d)", r.spec, srv.ServerID)
@@ -168,7 +170,17 @@ func (r *restorer) run(ctx context.Context) error {
 // character set, sql_mode and checks themselves (so that `tar -xOf |
 // mariadb` works too); the binlog is the restore's own choice.
 func (r *restorer) session(ctx context.Context, c *client.Conn) error {
-	stmts := []string{"SET SESSION time_zone = '+00:00'", "SET SESSION foreign_key_checks = 0, unique_checks = 0"}
+	stmts := []string{
+		"SET SESSION time_zone = '+00:00'",
+		"SET SESSION foreign_key_checks = 0, unique_checks = 0",
+		// A server's autocommit=0 would leave progress and checkpoint
+		// uncommitted; its short timeouts would drop the main connection,
+		// idle while the loaders work, or cut a long ALTER ... ADD KEY.
+		"SET SESSION autocommit = 1, wait_timeout = 86400, net_read_timeout = 3600, net_write_timeout = 3600",
+	}
+	if r.srvFlavor == position.MariaDB {
+		stmts = append(stmts, "SET SESSION max_statement_time = 0")
+	}
 	if !r.cmd.Binlog {
 		stmts = append(stmts, "SET SESSION sql_log_bin = 0")
 	}
@@ -263,10 +275,9 @@ func (r *restorer) checkTarget(ctx context.Context) error {
 			}
 			r.env.Infof("dropped database %s", sqltext.QuoteIdent(db))
 		}
-		if cp != nil {
-			if err := mysqlx.Exec(ctx, r.main, "DELETE FROM "+apply.Schema+".snapshot_progress"); err != nil {
-				return cli.WithCode(cli.ExitIO, fmt.Errorf("%s: %w", r.spec, err))
-			}
+		// Progress of any earlier restore goes, checkpoint or not.
+		if err := mysqlx.Exec(ctx, r.main, "DELETE FROM "+apply.Schema+".snapshot_progress"); err != nil && mysqlx.ErrorCode(err) != 1146 && mysqlx.ErrorCode(err) != 1049 {
+			return cli.WithCode(cli.ExitIO, fmt.Errorf("%s: %w", r.spec, err))
 		}
 	default:
 		if len(existing) > 0 {
@@ -547,31 +558,42 @@ func (r *restorer) applyData(ctx context.Context, c *client.Conn, j dataJob) err
 		err := r.applyDataOnce(ctx, c, j)
 		if code := mysqlx.ErrorCode(err); (code == 1213 || code == 1205) && try < 10 && (j.t == nil || !j.t.nontx) {
 			r.env.Debugf("%s: %v; applying it again", j.name, err)
-			time.Sleep(time.Duration(try) * 50 * time.Millisecond)
+			select {
+			case <-time.After(time.Duration(try) * 50 * time.Millisecond):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 			continue
 		}
 		return err
 	}
 }
 
-func (r *restorer) applyDataOnce(ctx context.Context, c *client.Conn, j dataJob) error {
+func (r *restorer) applyDataOnce(ctx context.Context, c *client.Conn, j dataJob) (err error) {
 	tx := j.t == nil || !j.t.nontx
 	if tx {
 		if err := mysqlx.Exec(ctx, c, "BEGIN"); err != nil {
 			return r.statementError(err)
 		}
+		committed := false
+		// Whatever fails after BEGIN, the member's rows go with it: a
+		// statement error (a lock wait timeout) undoes that statement
+		// only, and the next BEGIN would commit the rest.
+		defer func() {
+			if !committed {
+				mysqlx.Exec(context.Background(), c, "ROLLBACK")
+			}
+		}()
+		defer func() { committed = err == nil }()
 	}
-	if err := apply.Script(ctx, c, j.name, j.data, nil, nil); err != nil {
-		if tx {
-			mysqlx.Exec(context.Background(), c, "ROLLBACK")
-		}
+	if err = apply.Script(ctx, c, j.name, j.data, nil, nil); err != nil {
 		return r.statementError(err)
 	}
-	if err := r.record(ctx, c, j.name, j.sum.BLAKE3, j.sum.Rows); err != nil {
+	if err = r.record(ctx, c, j.name, j.sum.BLAKE3, j.sum.Rows); err != nil {
 		return err
 	}
 	if tx {
-		if err := mysqlx.Exec(ctx, c, "COMMIT"); err != nil {
+		if err = mysqlx.Exec(ctx, c, "COMMIT"); err != nil {
 			return r.statementError(err)
 		}
 	}
@@ -790,6 +812,10 @@ func (r *restorer) statementError(err error) error {
 		return cli.Errorf(cli.ExitIO, "%s: %w", r.spec, err)
 	case slices.Contains([]uint16{1044, 1045, 1142, 1143, 1227, 1370}, code):
 		return cli.Errorf(cli.ExitUsage, "%s: %w", r.spec, err)
+	case code == 1290: // read-only target
+		return cli.WithHint(cli.Errorf(cli.ExitRefused, "%s: %w", r.spec, err), "a read-only server is not a restore target; SET GLOBAL read_only = 0 if it should be")
+	case code == 1317 || code == 1927: // query interrupted, connection killed
+		return cli.Errorf(cli.ExitIO, "%s: %w", r.spec, err)
 	}
 	return cli.Errorf(cli.ExitCorrupt, "%s: %w", r.spec, err)
 }

@@ -24,25 +24,19 @@ const textPreamble = "/*!40101 SET NAMES utf8mb4*/;\n" +
 // under the lock: SHOW CREATE is not transactional, so only under the
 // lock do definitions and data belong to the same point.
 func capture(ctx context.Context, c *client.Conn, cat *catalog) error {
+	if err := captureTables(ctx, c, cat); err != nil {
+		return err
+	}
+	// Views, triggers, routines and events are read as the bytes they
+	// were created with (as mysqldump does): each is written after the
+	// character_set_client it was created under, which must read the
+	// same bytes. Converted to utf8mb4, a latin1 'é' would come back as
+	// 'Ã©'.
+	if err := mysqlx.Exec(ctx, c, "SET character_set_results = binary"); err != nil {
+		return classify(err)
+	}
+	defer mysqlx.Exec(ctx, c, "SET character_set_results = utf8mb4")
 	for _, d := range cat.dbs {
-		r, err := showCreate(ctx, c, "SHOW CREATE DATABASE "+sqltext.QuoteIdent(d.name), 2)
-		if err != nil {
-			return err
-		}
-		d.create = r.Str(1)
-		for _, t := range d.tables {
-			if t.sequence {
-				if err := captureSequence(ctx, c, t); err != nil {
-					return err
-				}
-				continue
-			}
-			r, err := showCreate(ctx, c, "SHOW CREATE TABLE "+t.String(), 2)
-			if err != nil {
-				return err
-			}
-			t.create = r.Str(1)
-		}
 		for _, v := range d.views {
 			// View, Create View, character_set_client, collation_connection
 			r, err := showCreate(ctx, c, "SHOW CREATE VIEW "+qualified(d.name, v.name), 4)
@@ -100,6 +94,32 @@ func captureSequence(ctx context.Context, c *client.Conn, t *table) error {
 		return err
 	}
 	t.setval = fmt.Sprintf("SELECT SETVAL(%s, %s, 0, %s)", sqltext.QuoteIdent(t.name), r.Str(0), r.Str(1))
+	return nil
+}
+
+// captureTables reads the definitions of databases and tables, as
+// utf8mb4 text.
+func captureTables(ctx context.Context, c *client.Conn, cat *catalog) error {
+	for _, d := range cat.dbs {
+		r, err := showCreate(ctx, c, "SHOW CREATE DATABASE "+sqltext.QuoteIdent(d.name), 2)
+		if err != nil {
+			return err
+		}
+		d.create = r.Str(1)
+		for _, t := range d.tables {
+			if t.sequence {
+				if err := captureSequence(ctx, c, t); err != nil {
+					return err
+				}
+				continue
+			}
+			r, err := showCreate(ctx, c, "SHOW CREATE TABLE "+t.String(), 2)
+			if err != nil {
+				return err
+			}
+			t.create = r.Str(1)
+		}
+	}
 	return nil
 }
 

@@ -32,7 +32,8 @@ const (
 	kindString             // escaped string literal
 	kindHex                // 0x... (binary strings, BLOBs, BIT, spatial)
 	// A string that must be read as text: types that also take a binary
-	// form (INET6, UUID) would take the bytes of a binary literal as that.
+	// form (INET6, UUID) would take the bytes of a binary literal as that,
+	// and MySQL's JSON refuses one.
 	kindText
 )
 
@@ -55,6 +56,19 @@ type table struct {
 	dataLength int64    // information_schema estimate, for splitting
 	create     string   // SHOW CREATE TABLE (or SEQUENCE), captured under the lock
 	setval     string   // a SEQUENCE's SETVAL, captured under the lock
+}
+
+// hasData reports whether the table's rows belong in the snapshot. A MERGE
+// table's rows are its MyISAM tables' (dumping both would load them
+// twice); FEDERATED, CONNECT and SPIDER rows live on another server, which
+// a restore must not write to; BLACKHOLE keeps none; S3 tables are read
+// only. Their definitions are kept.
+func (t *table) hasData() bool {
+	switch strings.ToUpper(t.engine) {
+	case "MRG_MYISAM", "MRG_MYISAMMRG", "FEDERATED", "CONNECT", "SPIDER", "BLACKHOLE", "S3":
+		return false
+	}
+	return !t.sequence
 }
 
 // transactional reports whether the table can be read in a consistent
@@ -95,12 +109,12 @@ type catalog struct {
 	dbs []*database
 }
 
-// tables returns the tables that have data: not the sequences.
+// tables returns the tables whose rows are dumped (see hasData).
 func (c *catalog) tables() []*table {
 	var ts []*table
 	for _, d := range c.dbs {
 		for _, t := range d.tables {
-			if !t.sequence {
+			if t.hasData() {
 				ts = append(ts, t)
 			}
 		}
@@ -261,9 +275,11 @@ func readCatalog(ctx context.Context, c *client.Conn, sel *selection) (*catalog,
 		t.cols = append(t.cols, column{
 			name:     r.Str(2),
 			dataType: r.Str(3),
-			// MariaDB says VIRTUAL GENERATED / STORED GENERATED; system
-			// versioning's row_start and row_end are generated too.
-			generated: strings.Contains(extra, "GENERATED") || strings.Contains(extra, "ROW START") || strings.Contains(extra, "ROW END"),
+			// VIRTUAL GENERATED / STORED GENERATED (not MySQL's
+			// DEFAULT_GENERATED: a default expression, whose values are
+			// data); system versioning's row_start and row_end too.
+			generated: strings.Contains(extra, "VIRTUAL GENERATED") || strings.Contains(extra, "STORED GENERATED") ||
+				strings.Contains(extra, "PERSISTENT GENERATED") || strings.Contains(extra, "ROW START") || strings.Contains(extra, "ROW END"),
 			invisible: strings.Contains(extra, "INVISIBLE"),
 			kind:      kindOf(r.Str(3)),
 		})
@@ -394,7 +410,8 @@ func kindOf(dataType string) kind {
 		"geometry", "point", "linestring", "polygon", "multipoint", "multilinestring",
 		"multipolygon", "geometrycollection":
 		return kindHex
-	case "inet4", "inet6", "uuid":
+	case "inet4", "inet6", "uuid", "json":
+		// MySQL's JSON refuses a binary string; MariaDB's is text anyway.
 		return kindText
 	}
 	return kindString

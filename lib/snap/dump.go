@@ -82,7 +82,7 @@ func (d *dumper) run(ctx context.Context, conns []*client.Conn, jobs []*job) err
 		go func() {
 			defer wg.Done()
 			for j := range queue {
-				if err := d.dumpJob(ctx, c, j); err != nil {
+				if err := d.dumpJobReleasing(ctx, c, j); err != nil {
 					errc <- err
 					cancel()
 					return
@@ -108,24 +108,45 @@ func (d *dumper) run(ctx context.Context, conns []*client.Conn, jobs []*job) err
 	return ctx.Err()
 }
 
-// dumpJob reads a job, retrying once when the table turns out to have
-// changed after the snapshot's point; a second failure is final.
-func (d *dumper) dumpJob(ctx context.Context, c *client.Conn, j *job) error {
-	err := d.read(ctx, c, j)
-	if err != nil && ddlError(err) {
-		err = d.read(ctx, c, j)
-		if err != nil && ddlError(err) {
-			return cli.WithHint(cli.Errorf(cli.ExitCorrupt, "table %s was changed by DDL after the snapshot's consistent point, read twice: %w", j.t, err),
-				"take the snapshot again; dr-snap holds no lock on a table before it reads it, so DDL may run meanwhile")
-		}
-	}
-	if err != nil {
+// dumpJobReleasing reads a job between a savepoint and a rollback to
+// it, as mysqldump --single-transaction does: the rollback releases the
+// metadata lock the read took and keeps the snapshot. Without it, a DDL
+// on a table read early would wait for the whole snapshot to end, and
+// every query on that table would queue behind the DDL.
+func (d *dumper) dumpJobReleasing(ctx context.Context, c *client.Conn, j *job) error {
+	if err := mysqlx.Exec(ctx, c, "SAVEPOINT dr_job"); err != nil {
 		return classify(fmt.Errorf("read %s: %w", j.t, err))
 	}
-	if j.done != nil {
-		close(j.done)
+	if err := d.dumpJob(ctx, c, j); err != nil {
+		return err
+	}
+	if err := mysqlx.Exec(ctx, c, "ROLLBACK TO SAVEPOINT dr_job"); err != nil {
+		return classify(fmt.Errorf("read %s: %w", j.t, err))
 	}
 	return nil
+}
+
+// dumpJob reads a job, and reads it once more when the table turns out
+// to have changed after the snapshot's point. The second read is a
+// confirmation, not a cure: a committed DDL is not undone, so the same
+// snapshot fails the same way and the error is final.
+func (d *dumper) dumpJob(ctx context.Context, c *client.Conn, j *job) error {
+	err := d.read(ctx, c, j)
+	if ddlError(err) {
+		err = d.read(ctx, c, j)
+	}
+	if err == nil {
+		if j.done != nil {
+			close(j.done)
+		}
+		return nil
+	}
+	switch mysqlx.ErrorCode(err) {
+	case erTableDefChanged, erNoSuchTable, erBadField:
+		return cli.WithHint(cli.Errorf(cli.ExitCorrupt, "table %s was changed by DDL after the snapshot's consistent point, read twice: %w", j.t, err),
+			"take the snapshot again; dr-snap holds no lock on a table before it reads it, so DDL may run meanwhile")
+	}
+	return classify(fmt.Errorf("read %s: %w", j.t, err))
 }
 
 // errNoRetry wraps an error after rows were emitted: reading again would
@@ -134,7 +155,12 @@ type errNoRetry struct{ error }
 
 func (e errNoRetry) Unwrap() error { return e.error }
 
+// ddlError reports whether err means DDL changed the table and nothing
+// of it was emitted yet, so reading it again is possible.
 func ddlError(err error) bool {
+	if err == nil {
+		return false
+	}
 	if _, ok := err.(errNoRetry); ok {
 		return false
 	}

@@ -177,7 +177,7 @@ func TestChunkerBigRow(t *testing.T) {
 
 func TestKindOf(t *testing.T) {
 	for typ, want := range map[string]kind{"int": kindNumber, "decimal": kindNumber, "float": kindNumber, "year": kindNumber,
-		"varchar": kindString, "json": kindString, "datetime": kindString, "enum": kindString,
+		"varchar": kindString, "json": kindText, "datetime": kindString, "enum": kindString,
 		"blob": kindHex, "bit": kindHex, "point": kindHex, "varbinary": kindHex,
 		"inet6": kindText, "uuid": kindText} {
 		if got := kindOf(typ); got != want {
@@ -213,5 +213,19 @@ func TestOrderViews(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "b,c,a" {
 		t.Errorf("order %v, want b,c,a", got)
+	}
+}
+
+func TestLikeRegexp(t *testing.T) {
+	for _, c := range []struct {
+		pattern, db string
+		want        bool
+	}{
+		{`t\_3`, "t_3", true}, {`t\_3`, "tx3", false}, {`t_3`, "tx3", true},
+		{`cms%`, "cms_prod", true}, {`cms%`, "xcms", false}, {`a.b`, "axb", false}, {`a.b`, "a.b", true},
+	} {
+		if got := likeRegexp(c.pattern).MatchString(c.db); got != c.want {
+			t.Errorf("%q matches %q: %v, want %v", c.pattern, c.db, got, c.want)
+		}
 	}
 }

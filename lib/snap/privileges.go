@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -46,16 +47,14 @@ func (s *snapshot) checkPrivileges(ctx context.Context) error {
 	for _, r := range rows {
 		global[r.Str(0)] = true
 	}
-	schema := map[string]map[string]bool{}
+	// Database-level grants name patterns (`cms%`.*, `t\_3`.*).
+	var schema []schemaGrant
 	rows, err = mysqlx.Query(ctx, s.main, "SELECT TABLE_SCHEMA, PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN "+in)
 	if err != nil {
 		return classify(fmt.Errorf("%s: read privileges: %w", s.spec, err))
 	}
 	for _, r := range rows {
-		if schema[r.Str(0)] == nil {
-			schema[r.Str(0)] = map[string]bool{}
-		}
-		schema[r.Str(0)][r.Str(1)] = true
+		schema = append(schema, schemaGrant{pattern: likeRegexp(r.Str(0)), priv: r.Str(1)})
 	}
 	tablePriv := map[string]bool{} // "db.table PRIV"
 	rows, err = mysqlx.Query(ctx, s.main, "SELECT TABLE_SCHEMA, TABLE_NAME, PRIVILEGE_TYPE FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE IN "+in)
@@ -65,7 +64,17 @@ func (s *snapshot) checkPrivileges(ctx context.Context) error {
 	for _, r := range rows {
 		tablePriv[r.Str(0)+"."+r.Str(1)+" "+r.Str(2)] = true
 	}
-	has := func(priv, db string) bool { return global[priv] || schema[db][priv] }
+	has := func(priv, db string) bool {
+		if global[priv] {
+			return true
+		}
+		for _, g := range schema {
+			if g.priv == priv && g.pattern.MatchString(db) {
+				return true
+			}
+		}
+		return false
+	}
 
 	var missing []string
 	need := func(priv, on string) {
@@ -129,6 +138,33 @@ func (s *snapshot) checkPrivileges(ctx context.Context) error {
 	}
 	return cli.WithHint(cli.Errorf(cli.ExitUsage, "%s: user %s lacks privileges: %s", s.spec, user, strings.Join(missing, ", ")),
 		"GRANT them, e.g. GRANT "+grantList(missing)+" ON *.* TO "+grantees[0])
+}
+
+type schemaGrant struct {
+	pattern *regexp.Regexp
+	priv    string
+}
+
+// likeRegexp turns a GRANT's database pattern into a regexp: _ and %
+// are wildcards unless escaped with a backslash, as for LIKE.
+func likeRegexp(pattern string) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString("^")
+	for i := 0; i < len(pattern); i++ {
+		switch c := pattern[i]; {
+		case c == '\\' && i+1 < len(pattern):
+			i++
+			b.WriteString(regexp.QuoteMeta(pattern[i : i+1]))
+		case c == '_':
+			b.WriteString(".")
+		case c == '%':
+			b.WriteString(".*")
+		default:
+			b.WriteString(regexp.QuoteMeta(pattern[i : i+1]))
+		}
+	}
+	b.WriteString("$")
+	return regexp.MustCompile(b.String())
 }
 
 func grantList(missing []string) string {

@@ -113,6 +113,10 @@ type snapshot struct {
 // data reads only, after the definitions are read in utf8mb4.
 var sessionSetup = []string{
 	"SET NAMES utf8mb4",
+	// SHOW CREATE follows the session: no ANSI_QUOTES or other mode of
+	// the server's may change how definitions are written, and names are
+	// always quoted.
+	"SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', sql_quote_show_create = 1",
 	"SET SESSION time_zone = '+00:00'",
 	"SET SESSION net_write_timeout = 86400, net_read_timeout = 86400, wait_timeout = 86400",
 	"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
@@ -152,7 +156,26 @@ func (s *snapshot) openWorkers(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// The readers write nothing, so their binlog can be off; with it on,
+	// the server keeps a table's metadata lock past the rollback to the
+	// savepoint that follows each table (see dumpJobReleasing), and DDL
+	// on a table read early waits for the whole snapshot.
+	var denied bool
+	for _, w := range s.workers {
+		if err := mysqlx.Exec(ctx, w, "SET SESSION sql_log_bin = 0"); err != nil {
+			if mysqlx.ErrorCode(err) != 1227 {
+				return classify(err)
+			}
+			denied = true
+		}
+	}
+	if denied && s.srv.LogBin {
+		s.env.Warnf("without the BINLOG ADMIN (or SUPER) privilege, DDL on a table already read waits until the snapshot ends")
+	}
+	return nil
 }
 
 func (s *snapshot) closeWorkers() {
@@ -296,7 +319,7 @@ func (s *snapshot) take(ctx context.Context, out io.Writer) (*snapfmt.Sums, erro
 	s.env.Debugf("position read after %s", time.Since(locked))
 	s.cat, err = readCatalog(ctx, s.main, s.sel)
 	if err != nil {
-		return nil, err
+		return nil, classify(err)
 	}
 	s.env.Debugf("catalog read after %s", time.Since(locked))
 	if err := capture(ctx, s.main, s.cat); err != nil {
@@ -405,7 +428,7 @@ func (s *snapshot) buildManifest(pos snapfmt.BinlogPos, gtids string) *snapfmt.M
 			mt := snapfmt.Table{Name: t.name, Engine: t.engine}
 			if t.sequence {
 				mt.Engine = "SEQUENCE"
-			} else if !t.transactional() {
+			} else if t.hasData() && !t.transactional() {
 				mt.Lock = s.lockName
 			}
 			md.Tables = append(md.Tables, mt)

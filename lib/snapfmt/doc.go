@@ -60,16 +60,19 @@
 // DOUBLE, so nothing is rounded); TIMESTAMPs are UTC. Columns are named
 // only when the table has generated or invisible ones.
 //
-// Every other member is text in utf8mb4 and begins with
+// Every other member is SQL text (databases, tables and grants in
+// utf8mb4) and begins with
 //
 //	/*!40101 SET NAMES utf8mb4*/;
 //	SET SESSION sql_mode='NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', time_zone='+00:00';
 //	USE `db`;                      (not in _db.sql or _grants.sql)
 //
-// Triggers, routines and events are wrapped in "DELIMITER ;;" ...
-// "DELIMITER ;", each object preceded by the session settings it was
-// created with (sql_mode, character_set_client, collation_connection,
-// and time_zone for events), as SHOW CREATE reports them.
+// Views, triggers, routines and events are the bytes they were created
+// with, each preceded by the session settings it was created under
+// (character_set_client and collation_connection, which read those bytes;
+// sql_mode for all but views; time_zone for events), as SHOW CREATE
+// reports them. Triggers, routines and events are wrapped in
+// "DELIMITER ;;" ... "DELIMITER ;".
 //
 // # Verification
 //
