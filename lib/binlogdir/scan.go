@@ -16,11 +16,14 @@ import (
 type Scanner struct {
 	Path string
 	FD   FormatDescription
-	f    *os.File
-	r    *bufio.Reader
-	off  int64
-	size int64 // of the file when last looked at
-	buf  []byte
+	// FDEvent is the whole FORMAT_DESCRIPTION event, for a decoder that
+	// must see it before the events it describes.
+	FDEvent []byte
+	f       *os.File
+	r       *bufio.Reader
+	off     int64
+	size    int64 // of the file when last looked at
+	buf     []byte
 }
 
 // OpenScanner opens a binlog file and reads its magic and
@@ -65,6 +68,7 @@ func (s *Scanner) readHead() error {
 		return s.corrupt(int64(len(Magic)), err)
 	}
 	s.FD = fd
+	s.FDEvent = append([]byte(nil), ev...)
 	return nil
 }
 

@@ -327,3 +327,81 @@ func ErrorCode(err error) uint16 {
 	}
 	return 0
 }
+
+// ExecMulti sends statements joined by ';' as one COM_QUERY, which needs
+// a connection with CLIENT_MULTI_STATEMENTS (WithMultiStatements), and
+// returns the affected-row count of each: one round trip for many small
+// statements. The server stops at the first statement that fails; its
+// error is returned with the counts of those before it, so
+// len(affected) is the failed statement's index. Statements must not
+// return rows.
+func ExecMulti(ctx context.Context, c *client.Conn, stmts []string) (affected []uint64, err error) {
+	if len(stmts) == 0 {
+		return nil, nil
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	affected, err = execMulti(c, stmts)
+	if err != nil && ctx.Err() != nil {
+		return affected, ctx.Err()
+	}
+	return affected, lost(err)
+}
+
+// serverMoreResults is SERVER_MORE_RESULTS_EXISTS in an OK packet's status.
+const serverMoreResults = 0x0008
+
+func execMulti(c *client.Conn, stmts []string) ([]uint64, error) {
+	n := 5
+	for _, s := range stmts {
+		n += len(s) + 1
+	}
+	c.ResetSequence()
+	pkt := make([]byte, 5, n)
+	pkt[4] = mysql.COM_QUERY
+	for i, s := range stmts {
+		if i > 0 {
+			pkt = append(pkt, ';')
+		}
+		pkt = append(pkt, s...)
+	}
+	if err := c.WritePacket(pkt); err != nil {
+		return nil, err
+	}
+	pr := newPacketReader(c.Conn.Conn)
+	affected := make([]uint64, 0, len(stmts))
+	for {
+		data, err := pr.next()
+		if err != nil {
+			return affected, err
+		}
+		if len(data) == 0 {
+			c.Close()
+			return affected, mysql.ErrMalformPacket
+		}
+		switch data[0] {
+		case mysql.ERR_HEADER:
+			return affected, c.HandleErrorPacket(data)
+		case mysql.OK_HEADER:
+		default:
+			// A result set: not for this function, and the connection
+			// is now in the middle of it.
+			c.Close()
+			return affected, errors.New("a statement returned rows")
+		}
+		rows, m := lenenc(data[1:])
+		_, m2 := lenenc(data[1+m:]) // last insert id
+		at := 1 + m + m2
+		if m == 0 || m2 == 0 || at+2 > len(data) {
+			c.Close()
+			return affected, mysql.ErrMalformPacket
+		}
+		affected = append(affected, rows)
+		if data[at]&serverMoreResults == 0 {
+			if len(affected) != len(stmts) {
+				return affected, fmt.Errorf("the server answered %d of %d statements", len(affected), len(stmts))
+			}
+			return affected, nil
+		}
+	}
+}

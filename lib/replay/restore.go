@@ -51,6 +51,12 @@ func (c *Cmd) Run(ctx context.Context, env *cli.Env) error {
 	for _, w := range warnings {
 		env.Warnf("%s", w)
 	}
+	if c.Snapshot == "" {
+		return c.runBinlog(ctx, env, spec)
+	}
+	if c.BinlogDir != "" || len(c.Files) > 0 {
+		return cli.Errorf(cli.ExitUsage, "--snapshot restores a snapshot; replay its binlogs in a second run")
+	}
 	var in io.Reader = env.Stdin
 	name := "standard input"
 	if c.Snapshot != "-" {

@@ -1,0 +1,402 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/shopspring/decimal"
+
+	"github.com/dr-mysql/dr/lib/mysqlx"
+	"github.com/dr-mysql/dr/lib/sqltext"
+)
+
+// Column is what writing a column's values needs to know of it. Row
+// images carry values by position and, by default, no names nor
+// signedness: both come from the target's definition.
+type Column struct {
+	Name      string
+	DataType  string // information_schema DATA_TYPE, lower case
+	Unsigned  bool
+	Charset   string // of a character column; "" otherwise
+	Generated bool   // virtual, stored or system-versioning: never written
+}
+
+// Table is a target table as row events are applied to it.
+type Table struct {
+	DB, Name string
+	Cols     []Column
+	// Key lists the columns that identify a row: the primary key, else a
+	// unique key of NOT NULL columns; nil means all columns.
+	Key   []int
+	Trans bool // transactional: its changes go with their transaction
+}
+
+func (t *Table) String() string { return qualified(t.DB, t.Name) }
+
+func qualified(db, t string) string { return sqltext.QuoteIdent(db) + "." + sqltext.QuoteIdent(t) }
+
+// Catalog reads table definitions from the target and keeps them until
+// DDL may have changed them.
+type Catalog struct {
+	c      *client.Conn
+	tables map[string]*Table
+}
+
+// NewCatalog reads definitions over c.
+func NewCatalog(c *client.Conn) *Catalog { return &Catalog{c: c, tables: map[string]*Table{}} }
+
+// Forget drops what is known: after DDL.
+func (k *Catalog) Forget() { clear(k.tables) }
+
+// Table returns the definition of db.name on the target.
+func (k *Catalog) Table(ctx context.Context, db, name string) (*Table, error) {
+	key := db + "\x00" + name
+	if t := k.tables[key]; t != nil {
+		return t, nil
+	}
+	q := sqltext.QuoteString
+	where := " WHERE TABLE_SCHEMA = " + q(db) + " AND TABLE_NAME = " + q(name)
+	rows, err := mysqlx.Query(ctx, k.c, "SELECT ENGINE FROM information_schema.TABLES"+where)
+	if err != nil {
+		return nil, fmt.Errorf("read definition of %s: %w", qualified(db, name), err)
+	}
+	if len(rows) == 0 {
+		return nil, &DivergedError{Msg: fmt.Sprintf("table %s does not exist on the target", qualified(db, name))}
+	}
+	t := &Table{DB: db, Name: name}
+	switch strings.ToUpper(rows[0].Str(0)) {
+	case "INNODB", "ROCKSDB", "TOKUDB", "NDBCLUSTER", "XTRADB":
+		t.Trans = true
+	}
+	rows, err = mysqlx.Query(ctx, k.c, "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, EXTRA FROM information_schema.COLUMNS"+where+" ORDER BY ORDINAL_POSITION")
+	if err != nil {
+		return nil, fmt.Errorf("read columns of %s: %w", t, err)
+	}
+	byName := map[string]int{}
+	for i, r := range rows {
+		extra := strings.ToUpper(r.Str(4))
+		t.Cols = append(t.Cols, Column{
+			Name:     r.Str(0),
+			DataType: strings.ToLower(r.Str(1)),
+			Unsigned: strings.Contains(strings.ToLower(r.Str(2)), "unsigned"),
+			Charset:  r.Str(3),
+			Generated: strings.Contains(extra, "VIRTUAL GENERATED") || strings.Contains(extra, "STORED GENERATED") ||
+				strings.Contains(extra, "PERSISTENT GENERATED") || strings.Contains(extra, "ROW START") || strings.Contains(extra, "ROW END"),
+		})
+		byName[strings.ToLower(r.Str(0))] = i
+	}
+	rows, err = mysqlx.Query(ctx, k.c, "SELECT s.INDEX_NAME, s.COLUMN_NAME, s.SUB_PART, c.IS_NULLABLE FROM information_schema.STATISTICS s "+
+		"JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME "+
+		"WHERE s.NON_UNIQUE = 0 AND s.TABLE_SCHEMA = "+q(db)+" AND s.TABLE_NAME = "+q(name)+
+		" ORDER BY s.INDEX_NAME <> 'PRIMARY', s.INDEX_NAME, s.SEQ_IN_INDEX")
+	if err != nil {
+		return nil, fmt.Errorf("read keys of %s: %w", t, err)
+	}
+	// The first key whose columns are all whole and NOT NULL.
+	var cur string
+	var cols []int
+	ok := true
+	for i := 0; i <= len(rows); i++ {
+		if i == len(rows) || rows[i].Str(0) != cur {
+			if cur != "" && ok && len(cols) > 0 {
+				t.Key = cols
+				break
+			}
+			if i == len(rows) {
+				break
+			}
+			cur, cols, ok = rows[i].Str(0), nil, true
+		}
+		r := rows[i]
+		idx, found := byName[strings.ToLower(r.Str(1))]
+		if !found || !r.Null(2) || r.Str(3) != "NO" || t.Cols[idx].Generated {
+			ok = false
+			continue
+		}
+		cols = append(cols, idx)
+	}
+	k.tables[key] = t
+	return t, nil
+}
+
+// DivergedError is a target that does not hold what the binlog says it
+// must: a missing table or row, a duplicate key, other columns.
+type DivergedError struct{ Msg string }
+
+func (e *DivergedError) Error() string { return "the target has diverged: " + e.Msg }
+
+// Stmt is one statement to run, with the number of rows it must affect
+// (matched, for an UPDATE) to prove the target holds what the source
+// held; -1 when any number will do.
+type Stmt struct {
+	SQL  string
+	Want int64
+	What string // the row, for a message when Want is not met
+}
+
+// Rows flags of row events (the server's Rows_log_event flags).
+const rowsNoForeignKeyChecks = 0x0002
+
+// maxInsert is the size at which a multi-row INSERT is cut.
+const maxInsert = 1 << 20
+
+// RowsSQL turns a rows event into statements against t. With
+// idempotent (and always for a non-transactional table, whose changes a
+// crash does not roll back) an INSERT is a REPLACE and no count is
+// checked, so applying the event twice gives the same rows.
+func RowsSQL(t *Table, e *replication.RowsEvent, idempotent bool) ([]Stmt, error) {
+	if int(e.ColumnCount) != len(t.Cols) {
+		return nil, &DivergedError{Msg: fmt.Sprintf("table %s has %d columns, the binlog's row has %d", t, len(t.Cols), e.ColumnCount)}
+	}
+	check := !idempotent && t.Trans
+	var out []Stmt
+	switch e.Type() {
+	case replication.EnumRowsEventTypeInsert:
+		verb := "INSERT INTO "
+		if !check {
+			verb = "REPLACE INTO "
+		}
+		var b []byte
+		var head []byte
+		n := int64(0)
+		flush := func() {
+			if n > 0 {
+				want := n
+				if !check {
+					want = -1
+				}
+				out = append(out, Stmt{SQL: string(b), Want: want, What: "rows inserted into " + t.String()})
+			}
+			b, n = nil, 0
+		}
+		for i, row := range e.Rows {
+			cols := present(t, e, i)
+			h := insertHead(verb, t, cols)
+			if n > 0 && (len(b) > maxInsert || string(h) != string(head)) {
+				flush()
+			}
+			if n == 0 {
+				head = h
+				b = append(b, h...)
+			} else {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendTuple(b, t, row, cols); err != nil {
+				return nil, err
+			}
+			n++
+		}
+		flush()
+	case replication.EnumRowsEventTypeDelete:
+		for i, row := range e.Rows {
+			w, err := whereKey(t, row, present(t, e, i))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Stmt{SQL: "DELETE FROM " + t.String() + " WHERE " + w + " LIMIT 1", Want: want1(check), What: "row " + w + " of " + t.String()})
+		}
+	case replication.EnumRowsEventTypeUpdate:
+		if len(e.Rows)%2 != 0 {
+			return nil, fmt.Errorf("UPDATE rows event on %s with an odd number of images", t)
+		}
+		for i := 0; i < len(e.Rows); i += 2 {
+			w, err := whereKey(t, e.Rows[i], present(t, e, i))
+			if err != nil {
+				return nil, err
+			}
+			b := []byte("UPDATE " + t.String() + " SET ")
+			first := true
+			for _, c := range present(t, e, i+1) {
+				if !first {
+					b = append(b, ", "...)
+				}
+				first = false
+				b = sqltext.AppendIdent(b, t.Cols[c].Name)
+				b = append(b, " = "...)
+				if b, err = appendValue(b, e.Rows[i+1][c], &t.Cols[c]); err != nil {
+					return nil, fmt.Errorf("%s.%s: %w", t, t.Cols[c].Name, err)
+				}
+			}
+			if first {
+				continue // nothing written
+			}
+			b = append(b, " WHERE "...)
+			b = append(b, w...)
+			b = append(b, " LIMIT 1"...)
+			out = append(out, Stmt{SQL: string(b), Want: want1(check), What: "row " + w + " of " + t.String()})
+		}
+	default:
+		return nil, fmt.Errorf("%w rows event on %s", ErrUnsupported, t)
+	}
+	return out, nil
+}
+
+func want1(check bool) int64 {
+	if check {
+		return 1
+	}
+	return -1
+}
+
+// present lists the columns that row i of e carries and the target
+// writes: not the generated ones, not those a partial image leaves out.
+func present(t *Table, e *replication.RowsEvent, i int) []int {
+	var skipped []int
+	if i < len(e.SkippedColumns) {
+		skipped = e.SkippedColumns[i]
+	}
+	cols := make([]int, 0, len(t.Cols))
+	s := 0
+	for c := range t.Cols {
+		for s < len(skipped) && skipped[s] < c {
+			s++
+		}
+		if s < len(skipped) && skipped[s] == c {
+			continue
+		}
+		if t.Cols[c].Generated {
+			continue
+		}
+		cols = append(cols, c)
+	}
+	return cols
+}
+
+func insertHead(verb string, t *Table, cols []int) []byte {
+	b := []byte(verb + t.String() + " (")
+	for i, c := range cols {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = sqltext.AppendIdent(b, t.Cols[c].Name)
+	}
+	return append(b, ") VALUES "...)
+}
+
+func appendTuple(b []byte, t *Table, row []any, cols []int) ([]byte, error) {
+	b = append(b, '(')
+	for i, c := range cols {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = appendValue(b, row[c], &t.Cols[c]); err != nil {
+			return nil, fmt.Errorf("%s.%s: %w", t, t.Cols[c].Name, err)
+		}
+	}
+	return append(b, ')'), nil
+}
+
+// whereKey is the condition that finds a row by its before image.
+func whereKey(t *Table, row []any, have []int) (string, error) {
+	key := t.Key
+	if key == nil {
+		key = have
+	}
+	var b []byte
+	for i, c := range key {
+		if !contains(have, c) {
+			return "", fmt.Errorf("%w: the before image of a row of %s lacks key column %s", ErrUnsupported, t, t.Cols[c].Name)
+		}
+		if i > 0 {
+			b = append(b, " AND "...)
+		}
+		b = sqltext.AppendIdent(b, t.Cols[c].Name)
+		if row[c] == nil {
+			b = append(b, " IS NULL"...)
+			continue
+		}
+		b = append(b, " = "...)
+		var err error
+		if b, err = appendValue(b, row[c], &t.Cols[c]); err != nil {
+			return "", fmt.Errorf("%s.%s: %w", t, t.Cols[c].Name, err)
+		}
+	}
+	return string(b), nil
+}
+
+func contains(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// appendValue writes v, as go-mysql decoded it from a row image, as a
+// literal the target reads back to exactly the source's value.
+func appendValue(b []byte, v any, c *Column) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "NULL"...), nil
+	case int8:
+		if c.Unsigned {
+			return strconv.AppendUint(b, uint64(uint8(x)), 10), nil
+		}
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int16:
+		if c.Unsigned {
+			return strconv.AppendUint(b, uint64(uint16(x)), 10), nil
+		}
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int32:
+		if c.Unsigned {
+			if c.DataType == "mediumint" {
+				return strconv.AppendUint(b, uint64(uint32(x)&0xffffff), 10), nil
+			}
+			return strconv.AppendUint(b, uint64(uint32(x)), 10), nil
+		}
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int64:
+		// BIT and SET are bit patterns: unsigned whatever the column.
+		if c.Unsigned || c.DataType == "bit" || c.DataType == "set" {
+			return strconv.AppendUint(b, uint64(x), 10), nil
+		}
+		return strconv.AppendInt(b, x, 10), nil
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case uint8:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case uint16:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case uint32:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case uint64:
+		return strconv.AppendUint(b, x, 10), nil
+	case float32:
+		return strconv.AppendFloat(b, float64(x), 'g', -1, 32), nil
+	case float64:
+		return strconv.AppendFloat(b, x, 'g', -1, 64), nil
+	case decimal.Decimal:
+		return append(b, x.String()...), nil
+	case string:
+		return appendBytes(b, []byte(x), c), nil
+	case []byte:
+		return appendBytes(b, x, c), nil
+	}
+	return nil, fmt.Errorf("%w value of Go type %T", ErrUnsupported, v)
+}
+
+func appendBytes(b, v []byte, c *Column) []byte {
+	switch c.DataType {
+	case "date", "datetime", "timestamp", "time":
+		// go-mysql's text of the value: digits, '-', ':', '.', ' '.
+		return sqltext.AppendString(b, v)
+	}
+	// Bytes exactly as the source had them: a hex literal, with the
+	// column's character set as introducer so a character column still
+	// compares through its index (a bare binary literal would compare
+	// as binary and scan).
+	if c.Charset != "" && c.Charset != "binary" {
+		b = append(b, '_')
+		b = append(b, c.Charset...)
+		b = append(b, ' ')
+	}
+	return sqltext.AppendHex(b, v)
+}

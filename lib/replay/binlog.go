@@ -1,0 +1,834 @@
+package replay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/dr-mysql/dr/lib/apply"
+	"github.com/dr-mysql/dr/lib/binlogdir"
+	"github.com/dr-mysql/dr/lib/cli"
+	"github.com/dr-mysql/dr/lib/mysqlx"
+	"github.com/dr-mysql/dr/lib/position"
+	"github.com/dr-mysql/dr/lib/snapfmt"
+	"github.com/dr-mysql/dr/lib/sqltext"
+)
+
+// baseSession is the state of a replaying session between statements:
+// row values are written for it (TIMESTAMPs in UTC, zero dates allowed),
+// and a statement-based event that changes it is followed by it again.
+var baseSession = []string{
+	"SET NAMES utf8mb4",
+	"SET SESSION time_zone = '+00:00', sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', " +
+		"foreign_key_checks = 1, unique_checks = 1, sql_auto_is_null = 0, timestamp = DEFAULT",
+}
+
+// ddlRedoCodes are the errors of a DDL statement that already took effect:
+// after a crash between a DDL and the checkpoint that follows it, the DDL
+// runs again and these say it is done.
+var ddlRedoCodes = []uint16{1007, 1008, 1050, 1051, 1054, 1060, 1061, 1091, 1146, 1304, 1305, 1359, 1360, 1396, 1537, 1539, 4089, 4090}
+
+// replayer applies binlogs to a target.
+type replayer struct {
+	cmd  *Cmd
+	env  *cli.Env
+	spec *mysqlx.Spec
+
+	conn   *client.Conn
+	srv    *mysqlx.Server
+	cat    *apply.Catalog
+	cp     *apply.Checkpoint // where the target stands; advanced with every commit
+	set    *position.Set     // cp's GTID set, parsed
+	start  position.Pos      // transactions ending at or before it are in the target
+	redo   bool              // the first transaction is a DDL that may have run already
+	filter func(db, table string) bool
+
+	stopAt   time.Time
+	stopPos  position.Pos
+	stopGTID string
+	skip     map[string]bool
+	reached  string // the stop condition met, "" for the end of the binlogs
+
+	// The batch: statements of source transactions not yet committed.
+	batch      []apply.Stmt
+	batchBytes int
+	batchTxns  []*apply.Txn
+	pending    *apply.Txn // the last transaction seen, applied or skipped, not yet in cp
+	fkOff      bool       // the session's foreign_key_checks is off
+
+	started                          time.Time
+	txns, rows, stmts, skipped, ddls int64
+	lastTime                         uint32 // source commit time of the last applied transaction
+	lastJSON                         time.Time
+}
+
+func (c *Cmd) runBinlog(ctx context.Context, env *cli.Env, spec *mysqlx.Spec) error {
+	f := &c.BinlogFlags
+	switch {
+	case f.BinlogDir == "" && len(f.Files) == 0:
+		return cli.WithHint(cli.Errorf(cli.ExitUsage, "nothing to do: give --snapshot, --binlog-dir or binlog files"), "dr-replay --help shows examples")
+	case f.BinlogDir != "" && len(f.Files) > 0:
+		return cli.Errorf(cli.ExitUsage, "--binlog-dir and binlog files exclude each other")
+	case c.Resume || c.Force || c.EnableEvents:
+		return cli.Errorf(cli.ExitUsage, "--resume, --force and --enable-events are for --snapshot")
+	case f.Follow && f.BinlogDir == "":
+		return cli.Errorf(cli.ExitUsage, "--follow needs --binlog-dir")
+	case f.Batch < 1:
+		return cli.Errorf(cli.ExitUsage, "--batch must be at least 1")
+	case f.StartGTID != "" && f.StartPosition != "":
+		return cli.Errorf(cli.ExitUsage, "--start-gtid and --start-position exclude each other")
+	}
+	r := &replayer{cmd: c, env: env, spec: spec, skip: map[string]bool{}}
+	if err := r.parseStops(); err != nil {
+		return err
+	}
+	r.filter = tableFilter(c.Databases, f.Tables)
+	return r.run(ctx)
+}
+
+func (r *replayer) parseStops() error {
+	f := &r.cmd.BinlogFlags
+	if f.StopDatetime != "" {
+		t, err := parseTime(f.StopDatetime)
+		if err != nil {
+			return cli.Errorf(cli.ExitUsage, "--stop-datetime: %w", err)
+		}
+		r.stopAt = t
+	}
+	if f.StopPosition != "" {
+		p, err := position.ParsePos(f.StopPosition)
+		if err != nil {
+			return cli.Errorf(cli.ExitUsage, "--stop-position: %w", err)
+		}
+		r.stopPos = p
+	}
+	if f.StopGTID != "" {
+		g, err := parseAnyGTID(f.StopGTID)
+		if err != nil {
+			return cli.Errorf(cli.ExitUsage, "--stop-gtid: %w", err)
+		}
+		r.stopGTID = g
+	}
+	for _, s := range f.SkipGTID {
+		g, err := parseAnyGTID(s)
+		if err != nil {
+			return cli.Errorf(cli.ExitUsage, "--skip-gtid: %w", err)
+		}
+		r.skip[g] = false
+	}
+	return nil
+}
+
+// parseAnyGTID parses a GTID of either flavor and returns its canonical text.
+func parseAnyGTID(s string) (string, error) {
+	for _, fl := range []position.Flavor{position.MariaDB, position.MySQL} {
+		if g, err := position.ParseGTID(fl, strings.TrimSpace(s)); err == nil {
+			return g.String(), nil
+		}
+	}
+	return "", fmt.Errorf("%q is not a GTID (domain-server-seq, or uuid:n)", s)
+}
+
+func parseTime(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02"} {
+		if strings.Contains(layout, "Z07") {
+			if t, err := time.Parse(layout, s); err == nil {
+				return t, nil
+			}
+			continue
+		}
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time ('2006-01-02 15:04:05' or RFC 3339)", s)
+}
+
+// tableFilter selects tables by --databases and --tables; nil selects all.
+func tableFilter(dbs, tables []string) func(db, table string) bool {
+	if len(dbs) == 0 && len(tables) == 0 {
+		return nil
+	}
+	return func(db, table string) bool {
+		if slices.Contains(dbs, db) {
+			return true
+		}
+		return table != "" && slices.Contains(tables, db+"."+table)
+	}
+}
+
+func (r *replayer) run(ctx context.Context) error {
+	f := &r.cmd.BinlogFlags
+	r.started = r.env.Now()
+	conn, srv, err := r.spec.Connect(ctx, mysqlx.WithClientOptions(func(c *client.Conn) error {
+		// Many statements a round trip, and an UPDATE's count is the rows
+		// it found, so a row that is there but unchanged is no divergence.
+		if err := c.SetCapability(mysql.CLIENT_MULTI_STATEMENTS); err != nil {
+			return err
+		}
+		return c.SetCapability(mysql.CLIENT_FOUND_ROWS)
+	}))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	r.conn, r.srv = conn, srv
+	if err := r.session(ctx); err != nil {
+		return err
+	}
+	r.cat = apply.NewCatalog(conn)
+	if err := r.startPoint(ctx); err != nil {
+		return err
+	}
+	rd, err := r.reader()
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	rd.Idle = func() error { return r.flush(ctx) }
+	r.env.SetProgress(r.progress)
+	defer r.env.SetProgress(nil)
+
+	if f.SQL {
+		if err := r.printHeader(); err != nil {
+			return err
+		}
+	}
+	dec := apply.NewDecoder()
+	err = r.loop(ctx, rd, dec)
+	if err == nil {
+		err = r.flush(ctx)
+	}
+	if err != nil {
+		if ctx.Err() != nil && !errors.Is(err, io.EOF) {
+			r.flush(context.Background())
+			if r.cmd.Follow && r.env.StopSignal() != nil {
+				return r.report()
+			}
+			return cli.ErrInterrupted
+		}
+		return r.failed(err)
+	}
+	return r.report()
+}
+
+// session sets up the replaying connection.
+func (r *replayer) session(ctx context.Context) error {
+	stmts := append([]string{
+		"SET SESSION autocommit = 1, wait_timeout = 86400, net_read_timeout = 3600, net_write_timeout = 3600",
+		"SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+	}, baseSession...)
+	if r.srv.Flavor == position.MariaDB {
+		stmts = append(stmts, "SET SESSION max_statement_time = 0")
+	}
+	if !r.cmd.Binlog && !r.cmd.SQL {
+		stmts = append(stmts, "SET SESSION sql_log_bin = 0")
+	}
+	if err := mysqlx.Exec(ctx, r.conn, stmts...); err != nil {
+		return r.targetError(err)
+	}
+	return nil
+}
+
+// startPoint reads the target's checkpoint, or takes --start-*.
+func (r *replayer) startPoint(ctx context.Context) error {
+	f := &r.cmd.BinlogFlags
+	cp, err := apply.ReadCheckpoint(ctx, r.conn)
+	if err != nil {
+		return r.targetError(err)
+	}
+	flavor := r.srv.Flavor
+	switch {
+	case cp != nil && (f.StartGTID != "" || f.StartPosition != ""):
+		return cli.WithHint(cli.Errorf(cli.ExitUsage, "%s has a checkpoint (%s:%d): replay starts there, not at --start-*", r.spec, cp.Binlog.File, cp.Binlog.Pos),
+			"DELETE FROM dr_replay.checkpoint on the target first if it really should start elsewhere")
+	case cp != nil && cp.State == apply.StateRestoring:
+		return cli.WithHint(cli.Errorf(cli.ExitRefused, "%s: a snapshot restore into it has not finished", r.spec),
+			"finish it with dr-replay --snapshot ... --resume first")
+	case cp != nil:
+		if fl, err := position.ParseFlavor(cp.Source.Flavor); err == nil {
+			flavor = fl
+		}
+		r.cp = cp
+		r.start = position.Pos{File: cp.Binlog.File, Offset: cp.Binlog.Pos}
+		r.redo = cp.State == stateDDL
+	case f.StartPosition != "":
+		p, err := position.ParsePos(f.StartPosition)
+		if err != nil {
+			return cli.Errorf(cli.ExitUsage, "--start-position: %w", err)
+		}
+		r.start = p
+		r.cp = &apply.Checkpoint{State: apply.StateRestored}
+	case f.StartGTID != "":
+		r.cp = &apply.Checkpoint{State: apply.StateRestored, GTIDSet: f.StartGTID}
+	default:
+		return cli.WithHint(cli.Errorf(cli.ExitUsage, "%s has no dr_replay checkpoint: where should replay start?", r.spec),
+			"restore a snapshot first (dr-replay --snapshot), or give --start-gtid or --start-position")
+	}
+	r.set, err = position.ParseSet(flavor, r.cp.GTIDSet)
+	if err != nil {
+		if f.StartGTID != "" {
+			return cli.Errorf(cli.ExitUsage, "--start-gtid: %w", err)
+		}
+		return cli.Errorf(cli.ExitCorrupt, "%s: %s.checkpoint: %w", r.spec, apply.Schema, err)
+	}
+	return nil
+}
+
+// stateDDL is the checkpoint's state while a DDL statement runs: the
+// position is that of the DDL's transaction, which may have taken effect.
+const stateDDL = "ddl"
+
+// reader opens the binlogs from the start point's file.
+func (r *replayer) reader() (*binlogdir.Reader, error) {
+	f := &r.cmd.BinlogFlags
+	if f.BinlogDir == "" {
+		files := f.Files
+		if r.start.File != "" {
+			// Files before the start point's are all in the target.
+			i := slices.IndexFunc(files, func(p string) bool { return filepath.Base(p) == r.start.File })
+			if i < 0 {
+				return nil, cli.Errorf(cli.ExitCorrupt, "replay starts in %s, which is not among the files given", r.start.File)
+			}
+			files = files[i:]
+		}
+		for _, p := range files {
+			if _, err := os.Stat(p); err != nil {
+				return nil, cli.WithCode(cli.ExitIO, err)
+			}
+		}
+		return binlogdir.NewFileReader(files), nil
+	}
+	file := r.start.File
+	if file == "" {
+		// --start-gtid: from the oldest file there.
+		first, err := oldestFile(f.BinlogDir)
+		if err != nil {
+			return nil, err
+		}
+		file = first
+	}
+	rd, err := binlogdir.NewDirReader(f.BinlogDir, file, f.Follow)
+	if err != nil {
+		var ce *binlogdir.CorruptError
+		if errors.As(err, &ce) {
+			return nil, cli.WithCode(cli.ExitCorrupt, err)
+		}
+		return nil, cli.WithCode(cli.ExitIO, err)
+	}
+	st := rd.State()
+	if src := r.cp.Source; src.ServerID != 0 && (src.ServerID != st.Source.ServerID || src.ServerUUID != st.Source.ServerUUID) {
+		return nil, cli.WithHint(cli.Errorf(cli.ExitRefused, "%s holds the binlogs of %s, but the target follows server_id %d%s",
+			f.BinlogDir, st.Source, src.ServerID, uuidPart(src.ServerUUID)), "replay the binlogs of the server the target's snapshot came from")
+	}
+	if r.cp.Source.ServerID == 0 {
+		r.cp.Source = snapfmt.Source{ServerID: st.Source.ServerID, ServerUUID: st.Source.ServerUUID, Flavor: st.Source.Flavor, Version: st.Source.Version, Address: st.Source.Address}
+	}
+	if _, err := os.Stat(filepath.Join(f.BinlogDir, file)); err != nil {
+		return nil, cli.WithHint(cli.Errorf(cli.ExitCorrupt, "%s: replay starts in %s, which is not there", f.BinlogDir, file),
+			"the binlogs from there on are needed: dr-ship get --binlogs --since ... can bring them back")
+	}
+	return rd, nil
+}
+
+func uuidPart(u string) string {
+	if u == "" {
+		return ""
+	}
+	return " (server_uuid " + u + ")"
+}
+
+// oldestFile is the first binlog file of a directory.
+func oldestFile(dir string) (string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return "", cli.WithCode(cli.ExitIO, err)
+	}
+	var files []string
+	for _, e := range ents {
+		if _, ok := position.Index(e.Name()); ok && e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+			files = append(files, e.Name())
+		}
+	}
+	if len(files) == 0 {
+		return "", cli.Errorf(cli.ExitCorrupt, "%s holds no binlog files", dir)
+	}
+	sort.Slice(files, func(i, j int) bool {
+		return position.Compare(position.Pos{File: files[i]}, position.Pos{File: files[j]}) < 0
+	})
+	return files[0], nil
+}
+
+// loop reads, decodes and applies until the end or a stop point.
+func (r *replayer) loop(ctx context.Context, rd *binlogdir.Reader, dec *apply.Decoder) error {
+	f := &r.cmd.BinlogFlags
+	for {
+		ev, err := rd.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return r.binlogError(err)
+		}
+		if ev.Header.Type == binlogdir.FormatDescriptionEvent && f.BinlogDir == "" {
+			if err := r.checkFileSource(ev); err != nil {
+				return err
+			}
+		}
+		t, err := dec.Feed(ev)
+		if err != nil {
+			return cli.WithCode(cli.ExitCorrupt, err)
+		}
+		if t == nil {
+			continue
+		}
+		done, err := r.txn(ctx, t)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// checkFileSource refuses binlog files of another server than the one
+// the target follows: the FORMAT_DESCRIPTION is written by the server
+// whose file it is.
+func (r *replayer) checkFileSource(ev binlogdir.Event) error {
+	h, err := binlogdir.ParseHeader(ev.Data)
+	if err != nil {
+		return cli.WithCode(cli.ExitCorrupt, err)
+	}
+	if src := r.cp.Source; src.ServerID != 0 && h.ServerID != src.ServerID {
+		return cli.WithHint(cli.Errorf(cli.ExitRefused, "%s was written by server_id %d, but the target follows server_id %d", ev.File, h.ServerID, src.ServerID),
+			"replay the binlogs of the server the target's snapshot came from")
+	}
+	if r.cp.Source.ServerID == 0 {
+		r.cp.Source.ServerID = h.ServerID
+		r.cp.Source.Flavor = string(r.set.Flavor())
+	}
+	return nil
+}
+
+// txn handles one source transaction; done is true at a stop point.
+func (r *replayer) txn(ctx context.Context, t *apply.Txn) (done bool, err error) {
+	endPos := position.Pos{File: t.File, Offset: uint64(t.End)}
+	if r.start.File != "" {
+		if c := position.Compare(endPos, r.start); c <= 0 {
+			return false, nil // in the target already
+		}
+		if t.File == r.start.File && uint64(t.Pos) < r.start.Offset {
+			return false, cli.Errorf(cli.ExitCorrupt, "the start point %s lies inside the %s", r.start, t.Label())
+		}
+	}
+	if t.HasGTID && r.set.Contains(t.GTID) {
+		return false, nil
+	}
+	// Stop points: before the transaction that meets one.
+	if !r.stopAt.IsZero() && !time.Unix(int64(t.Time), 0).Before(r.stopAt) {
+		r.reached = "stop-datetime"
+		return true, nil
+	}
+	if !r.stopPos.IsZero() && position.Compare(position.Pos{File: t.File, Offset: uint64(t.Pos)}, r.stopPos) >= 0 {
+		r.reached = "stop-position"
+		return true, nil
+	}
+	if r.stopGTID != "" && t.HasGTID && t.GTID.String() == r.stopGTID {
+		r.reached = "stop-gtid"
+		return true, nil
+	}
+	if t.HasGTID {
+		if _, ok := r.skip[t.GTID.String()]; ok {
+			r.skip[t.GTID.String()] = true
+			r.skipped++
+			r.env.Infof("skipped %s", t.Label())
+			r.advance(t)
+			return false, nil
+		}
+	}
+	if t.HasDDL() {
+		return false, r.ddl(ctx, t)
+	}
+	if err := r.add(ctx, t); err != nil {
+		return false, err
+	}
+	r.advance(t)
+	if len(r.batchTxns) >= r.cmd.Batch || r.batchBytes >= 8<<20 {
+		return false, r.flush(ctx)
+	}
+	return false, nil
+}
+
+// advance moves the pending checkpoint past t.
+func (r *replayer) advance(t *apply.Txn) {
+	r.pending = t
+	if t.HasGTID {
+		r.set.Add(t.GTID)
+	}
+}
+
+// add appends the statements of a DML transaction to the batch.
+func (r *replayer) add(ctx context.Context, t *apply.Txn) error {
+	n := 0
+	for _, c := range t.Changes {
+		if c.Stmt != nil {
+			if r.filter != nil && !r.filter(c.Stmt.DB, "") {
+				continue
+			}
+			r.push(t, statementSQL(c.Stmt)...)
+			r.push(t, r.resetSession()...)
+			n++
+			continue
+		}
+		e := c.Rows
+		db, name := string(e.Table.Schema), string(e.Table.Table)
+		if db == apply.Schema || (r.filter != nil && !r.filter(db, name)) {
+			continue
+		}
+		tbl, err := r.cat.Table(ctx, db, name)
+		if err != nil {
+			return r.diverged(t, c.Pos, err)
+		}
+		stmts, err := apply.RowsSQL(tbl, e, r.cmd.Idempotent)
+		if err != nil {
+			return r.diverged(t, c.Pos, err)
+		}
+		if off := e.Flags&0x0002 != 0; off != r.fkOff {
+			r.fkOff = off
+			r.push(t, apply.Stmt{SQL: fmt.Sprintf("SET SESSION foreign_key_checks = %d", b2i(!off)), Want: -1})
+		}
+		r.push(t, stmts...)
+		if e.Type() == 2 { // update: a before and an after image a row
+			r.rows += int64(len(e.Rows) / 2)
+		} else {
+			r.rows += int64(len(e.Rows))
+		}
+		n++
+	}
+	r.batchTxns = append(r.batchTxns, t)
+	r.txns++
+	if t.Time > r.lastTime {
+		r.lastTime = t.Time
+	}
+	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// owned is a statement of the batch with the transaction it belongs to.
+func (r *replayer) push(t *apply.Txn, stmts ...apply.Stmt) {
+	for _, s := range stmts {
+		s := s
+		if s.What == "" {
+			s.What = t.Label()
+		} else {
+			s.What += " (" + t.Label() + ")"
+		}
+		r.batch = append(r.batch, s)
+		r.batchBytes += len(s.SQL)
+		r.stmts++
+	}
+}
+
+// statementSQL runs a QUERY event's statement as the source's session did.
+func statementSQL(st *apply.Statement) []apply.Stmt {
+	var out []apply.Stmt
+	if st.DB != "" {
+		out = append(out, apply.Stmt{SQL: "USE " + sqltext.QuoteIdent(st.DB), Want: -1})
+	}
+	for _, s := range st.Vars.SessionSQL(st.Time) {
+		out = append(out, apply.Stmt{SQL: s, Want: -1})
+	}
+	for _, s := range st.Pre {
+		out = append(out, apply.Stmt{SQL: s, Want: -1})
+	}
+	return append(out, apply.Stmt{SQL: string(st.SQL), Want: -1})
+}
+
+func (r *replayer) resetSession() []apply.Stmt {
+	var out []apply.Stmt
+	for _, s := range baseSession {
+		out = append(out, apply.Stmt{SQL: s, Want: -1})
+	}
+	r.fkOff = false
+	return out
+}
+
+// flush commits the batch together with the checkpoint after it.
+func (r *replayer) flush(ctx context.Context) error {
+	if r.pending == nil {
+		return nil
+	}
+	t := r.pending
+	r.cp.State = apply.StateRestored
+	r.cp.Binlog = snapfmt.BinlogPos{File: t.File, Pos: uint64(t.End)}
+	r.cp.GTIDSet = r.set.String()
+	r.cp.Updated = r.env.Now()
+	batch := r.batch
+	r.batch, r.batchTxns, r.batchBytes, r.pending = nil, nil, 0, nil
+	if r.cmd.SQL {
+		return r.printBatch(batch)
+	}
+	stmts := make([]apply.Stmt, 0, len(batch)+3)
+	stmts = append(stmts, apply.Stmt{SQL: "BEGIN", Want: -1})
+	stmts = append(stmts, batch...)
+	stmts = append(stmts, apply.Stmt{SQL: apply.WriteCheckpointSQL(r.cp), Want: -1}, apply.Stmt{SQL: "COMMIT", Want: -1})
+	if err := r.exec(ctx, stmts); err != nil {
+		mysqlx.Exec(context.Background(), r.conn, "ROLLBACK")
+		return err
+	}
+	r.followJSON()
+	return nil
+}
+
+// exec runs statements many a round trip and checks each one's count.
+func (r *replayer) exec(ctx context.Context, stmts []apply.Stmt) error {
+	for len(stmts) > 0 {
+		n, size := 0, 0
+		for n < len(stmts) && (n == 0 || size+len(stmts[n].SQL) < 4<<20) {
+			size += len(stmts[n].SQL) + 1
+			n++
+		}
+		part := stmts[:n]
+		sqls := make([]string, n)
+		for i, s := range part {
+			sqls[i] = s.SQL
+		}
+		affected, err := mysqlx.ExecMulti(ctx, r.conn, sqls)
+		for i, a := range affected {
+			if w := part[i].Want; w >= 0 && int64(a) != w {
+				return cli.Errorf(cli.ExitCorrupt, "%s: the target has diverged: %s: %d rows found, %d expected (statement: %s)",
+					r.spec, part[i].What, a, w, abbrev(part[i].SQL))
+			}
+		}
+		if err != nil {
+			if len(affected) < n && mysqlx.ErrorCode(err) != 0 {
+				s := part[len(affected)]
+				if mysqlx.ErrorCode(err) == 1062 {
+					return cli.WithHint(cli.Errorf(cli.ExitCorrupt, "%s: the target has diverged: %s: %w (statement: %s)", r.spec, s.What, err, abbrev(s.SQL)),
+						"--idempotent applies rows whatever the target holds")
+				}
+				return r.targetError(fmt.Errorf("%s: %w (statement: %s)", s.What, err, abbrev(s.SQL)))
+			}
+			return r.targetError(err)
+		}
+		stmts = stmts[n:]
+	}
+	return nil
+}
+
+func abbrev(s string) string {
+	if len(s) > 300 {
+		return s[:297] + "..."
+	}
+	return s
+}
+
+// ddl applies a transaction that holds DDL, on its own: the statement
+// commits by itself, so the checkpoint first says a DDL at this position
+// is under way, then, once it ran, that it is done.
+func (r *replayer) ddl(ctx context.Context, t *apply.Txn) error {
+	if err := r.flush(ctx); err != nil {
+		return err
+	}
+	var stmts []apply.Stmt
+	for _, c := range t.Changes {
+		if c.Stmt == nil || (r.filter != nil && !r.filter(c.Stmt.DB, "")) {
+			continue
+		}
+		stmts = append(stmts, statementSQL(c.Stmt)...)
+	}
+	redo := r.redo && t.File == r.start.File && uint64(t.Pos) == r.start.Offset
+	r.redo = false
+	if len(stmts) > 0 {
+		stmts = append(stmts, r.resetSession()...)
+		if r.cmd.SQL {
+			r.pending = t
+			if err := r.printBatch(stmts); err != nil {
+				return err
+			}
+		} else {
+			r.cp.State, r.cp.Binlog, r.cp.Updated = stateDDL, snapfmt.BinlogPos{File: t.File, Pos: uint64(t.Pos)}, r.env.Now()
+			if err := r.exec(ctx, []apply.Stmt{{SQL: apply.WriteCheckpointSQL(r.cp), Want: -1}}); err != nil {
+				return err
+			}
+			for _, s := range stmts {
+				err := r.exec(ctx, []apply.Stmt{s})
+				if err != nil && redo && slices.Contains(ddlRedoCodes, mysqlx.ErrorCode(errors.Unwrap(err))) {
+					r.env.Infof("%s was applied before the interruption: %v", t.Label(), err)
+					continue
+				}
+				if err != nil {
+					return err
+				}
+			}
+		}
+		r.cat.Forget()
+		r.ddls++
+		r.txns++
+		r.lastTime = max(r.lastTime, t.Time)
+	}
+	r.advance(t)
+	return r.flush(ctx)
+}
+
+// diverged wraps an error about a rows event with where it is.
+func (r *replayer) diverged(t *apply.Txn, pos int64, err error) error {
+	var de *apply.DivergedError
+	if errors.As(err, &de) {
+		return cli.WithHint(cli.Errorf(cli.ExitCorrupt, "%s: %w, at %s:%d (%s)", r.spec, err, t.File, pos, t.Label()),
+			"the target does not hold what the binlog expects: restore it from a snapshot again, or skip with --skip-gtid")
+	}
+	if errors.Is(err, apply.ErrUnsupported) {
+		return cli.Errorf(cli.ExitCorrupt, "%s:%d (%s): %w", t.File, pos, t.Label(), err)
+	}
+	return r.targetError(err)
+}
+
+// targetError classifies a failure on the target.
+func (r *replayer) targetError(err error) error {
+	var ce *cli.Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	switch code := mysqlx.ErrorCode(err); {
+	case code == 0:
+		return cli.Errorf(cli.ExitIO, "%s: %w", r.spec, err)
+	case slices.Contains([]uint16{1044, 1045, 1142, 1143, 1227, 1370}, code):
+		return cli.Errorf(cli.ExitUsage, "%s: %w", r.spec, err)
+	case code == 1290:
+		return cli.WithHint(cli.Errorf(cli.ExitRefused, "%s: %w", r.spec, err), "a read-only server cannot be replayed to; SET GLOBAL read_only = 0 if it should be")
+	case code == 1317 || code == 1927 || code == 1205 || code == 1213:
+		return cli.Errorf(cli.ExitIO, "%s: %w", r.spec, err)
+	}
+	return cli.Errorf(cli.ExitCorrupt, "%s: %w", r.spec, err)
+}
+
+func (r *replayer) binlogError(err error) error {
+	var ce *binlogdir.CorruptError
+	if errors.As(err, &ce) {
+		return cli.WithCode(cli.ExitCorrupt, err)
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return cli.WithCode(cli.ExitIO, err)
+}
+
+// failed says where the target stands after a failure.
+func (r *replayer) failed(err error) error {
+	if !r.cmd.SQL && r.cp != nil && r.cp.Binlog.File != "" {
+		r.env.Infof("the target's checkpoint is at %s:%d; what follows it was not applied", r.cp.Binlog.File, r.cp.Binlog.Pos)
+	}
+	return err
+}
+
+func (r *replayer) lag() time.Duration {
+	if r.lastTime == 0 {
+		return 0
+	}
+	return r.env.Now().Sub(time.Unix(int64(r.lastTime), 0)).Truncate(time.Second)
+}
+
+func (r *replayer) progress() string {
+	at := "-"
+	if r.cp != nil && r.cp.Binlog.File != "" {
+		at = fmt.Sprintf("%s:%d", r.cp.Binlog.File, r.cp.Binlog.Pos)
+	}
+	return fmt.Sprintf("%d transactions, %d rows applied (%s); at %s, lag %s", r.txns, r.rows,
+		rate(r.txns, r.env.Now().Sub(r.started)), at, r.lag())
+}
+
+func rate(n int64, d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f/s", float64(n)/d.Seconds())
+}
+
+// followJSON prints a progress line a second with --follow --json.
+func (r *replayer) followJSON() {
+	if !r.cmd.Follow || !r.cmd.JSON || r.cmd.SQL {
+		return
+	}
+	now := r.env.Now()
+	if now.Sub(r.lastJSON) < time.Second {
+		return
+	}
+	r.lastJSON = now
+	b, _ := json.Marshal(map[string]any{
+		"progress": true, "transactions": r.txns, "rows": r.rows,
+		"binlog": r.cp.Binlog, "gtid_set": r.cp.GTIDSet, "lag_seconds": r.lag().Seconds(),
+	})
+	r.env.Printf("%s\n", b)
+}
+
+type replaySummary struct {
+	Target       string            `json:"target"`
+	Transactions int64             `json:"transactions"`
+	Rows         int64             `json:"rows"`
+	Statements   int64             `json:"statements"`
+	DDL          int64             `json:"ddl"`
+	Skipped      int64             `json:"skipped"`
+	Seconds      float64           `json:"seconds"`
+	PerSecond    float64           `json:"transactions_per_second"`
+	Binlog       snapfmt.BinlogPos `json:"binlog"`
+	GTIDSet      string            `json:"gtid_set"`
+	Stopped      string            `json:"stopped"` // the stop point met, or "end"
+}
+
+func (r *replayer) report() error {
+	secs := r.env.Now().Sub(r.started).Seconds()
+	s := replaySummary{Target: r.spec.String(), Transactions: r.txns, Rows: r.rows, Statements: r.stmts, DDL: r.ddls,
+		Skipped: r.skipped, Seconds: secs, Binlog: r.cp.Binlog, GTIDSet: r.cp.GTIDSet, Stopped: r.reached}
+	if secs > 0 {
+		s.PerSecond = float64(r.txns) / secs
+	}
+	if s.Stopped == "" {
+		s.Stopped = "end"
+	}
+	for g, seen := range r.skip {
+		if !seen {
+			r.env.Warnf("--skip-gtid %s: no such transaction was replayed", g)
+		}
+	}
+	verb := "applied"
+	if r.cmd.SQL {
+		verb = "printed"
+	}
+	if r.cmd.JSON {
+		b, _ := json.Marshal(s)
+		if err := r.env.Printf("%s\n", b); err != nil {
+			return cli.WithCode(cli.ExitIO, err)
+		}
+	} else {
+		at := "nothing to apply"
+		if s.Binlog.File != "" {
+			at = fmt.Sprintf("at %s:%d", s.Binlog.File, s.Binlog.Pos)
+			if s.GTIDSet != "" {
+				at += ", GTID " + s.GTIDSet
+			}
+		}
+		r.env.Infof("%s %s (%s, %d skipped) in %.2f s (%s); %s", verb, cli.Count(s.Transactions, "transaction"),
+			cli.Count(s.Rows, "row"), s.Skipped, secs, rate(s.Transactions, time.Duration(secs*float64(time.Second))), at)
+	}
+	f := &r.cmd.BinlogFlags
+	if r.reached == "" && (f.StopDatetime != "" || f.StopPosition != "" || f.StopGTID != "") {
+		return cli.Errorf(cli.ExitDiff, "the binlogs ended at %s:%d before the stop point was reached", s.Binlog.File, s.Binlog.Pos)
+	}
+	return nil
+}
