@@ -141,6 +141,17 @@ func (r *Reader) Next(ctx context.Context) (Event, error) {
 			if errors.Is(err, fs.ErrNotExist) && r.files == nil {
 				return Event{}, &CorruptError{Path: r.path(), Pos: -1, Err: errors.New("missing: the binlog files of the directory do not reach it")}
 			}
+			if errors.Is(err, ErrShort) && r.files == nil && r.state.File == r.file {
+				// The durable end is at the very start of a file the
+				// pull has only begun to write.
+				if err := r.wait(ctx); err != nil {
+					return Event{}, err
+				}
+				if st, err := ReadState(r.dir); err == nil {
+					r.state = st
+				}
+				continue
+			}
 			if err != nil {
 				return Event{}, err
 			}
@@ -211,18 +222,18 @@ func (r *Reader) nextFile() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := os.Stat(filepath.Join(r.dir, want)); err == nil {
-		return want, nil
-	}
-	// The pull has not created it yet, unless its state already points
-	// at a later file: then it is missing.
+	// Only a file the durable end has moved past is complete; the next
+	// one may still be in the making.
 	st, err := ReadState(r.dir)
 	if err != nil {
 		return "", err
 	}
 	r.state = st
-	if position.Compare(position.Pos{File: st.File}, position.Pos{File: r.file}) > 0 {
+	if position.Compare(position.Pos{File: st.File}, position.Pos{File: r.file}) <= 0 {
+		return "", nil
+	}
+	if _, err := os.Stat(filepath.Join(r.dir, want)); err != nil {
 		return "", &CorruptError{Path: filepath.Join(r.dir, want), Pos: -1, Err: fmt.Errorf("missing: the directory's durable end is in %s", st.File)}
 	}
-	return "", nil
+	return want, nil
 }

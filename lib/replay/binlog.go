@@ -191,7 +191,7 @@ func (r *replayer) run(ctx context.Context) error {
 	if err := r.startPoint(ctx); err != nil {
 		return err
 	}
-	rd, err := r.reader()
+	rd, err := r.reader(ctx)
 	if err != nil {
 		return err
 	}
@@ -213,7 +213,9 @@ func (r *replayer) run(ctx context.Context) error {
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, io.EOF) {
 			r.flush(context.Background())
-			if r.cmd.Follow && r.env.StopSignal() != nil {
+			// SIGTERM (systemd's stop) ends a follower cleanly; SIGINT
+			// is an interruption.
+			if r.cmd.Follow && r.env.StopSignal() != nil && r.env.StopSignal() != os.Interrupt {
 				return r.report()
 			}
 			return cli.ErrInterrupted
@@ -291,7 +293,7 @@ func (r *replayer) startPoint(ctx context.Context) error {
 const stateDDL = "ddl"
 
 // reader opens the binlogs from the start point's file.
-func (r *replayer) reader() (*binlogdir.Reader, error) {
+func (r *replayer) reader(ctx context.Context) (*binlogdir.Reader, error) {
 	f := &r.cmd.BinlogFlags
 	if f.BinlogDir == "" {
 		files := f.Files
@@ -319,6 +321,13 @@ func (r *replayer) reader() (*binlogdir.Reader, error) {
 		}
 		file = first
 	}
+	if f.Follow {
+		// Started with dr-binlog-pull (two units of one systemd target):
+		// wait for it to write the directory.
+		if err := r.waitForDir(ctx, file); err != nil {
+			return nil, err
+		}
+	}
 	rd, err := binlogdir.NewDirReader(f.BinlogDir, file, f.Follow)
 	if err != nil {
 		var ce *binlogdir.CorruptError
@@ -340,6 +349,34 @@ func (r *replayer) reader() (*binlogdir.Reader, error) {
 			"the binlogs from there on are needed: dr-ship get --binlogs --since ... can bring them back")
 	}
 	return rd, nil
+}
+
+// waitForDir waits until dir has a state file and, unless the state is
+// already past it, the file replay starts in.
+func (r *replayer) waitForDir(ctx context.Context, file string) error {
+	dir := r.cmd.BinlogDir
+	said := false
+	for {
+		st, err := binlogdir.ReadState(dir)
+		if err != nil {
+			return cli.WithCode(cli.ExitCorrupt, err)
+		}
+		if st != nil {
+			_, err := os.Stat(filepath.Join(dir, file))
+			if err == nil || position.Compare(position.Pos{File: st.File}, position.Pos{File: file}) > 0 {
+				return nil
+			}
+		}
+		if !said {
+			r.env.Infof("waiting for dr-binlog-pull to write %s in %s", file, dir)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return cli.ErrInterrupted
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func uuidPart(u string) string {
@@ -379,6 +416,12 @@ func (r *replayer) loop(ctx context.Context, rd *binlogdir.Reader, dec *apply.De
 			return nil
 		}
 		if err != nil {
+			// The whole transactions before the bad spot are good.
+			if ctx.Err() == nil {
+				if ferr := r.flush(ctx); ferr != nil {
+					return ferr
+				}
+			}
 			return r.binlogError(err)
 		}
 		if ev.Header.Type == binlogdir.FormatDescriptionEvent && f.BinlogDir == "" {
@@ -388,6 +431,9 @@ func (r *replayer) loop(ctx context.Context, rd *binlogdir.Reader, dec *apply.De
 		}
 		t, err := dec.Feed(ev)
 		if err != nil {
+			if ferr := r.flush(ctx); ferr != nil {
+				return ferr
+			}
 			return cli.WithCode(cli.ExitCorrupt, err)
 		}
 		if t == nil {
@@ -574,23 +620,31 @@ func (r *replayer) flush(ctx context.Context) error {
 		return nil
 	}
 	t := r.pending
-	r.cp.State = apply.StateRestored
-	r.cp.Binlog = snapfmt.BinlogPos{File: t.File, Pos: uint64(t.End)}
-	r.cp.GTIDSet = r.set.String()
-	r.cp.Updated = r.env.Now()
+	cp := *r.cp
+	cp.State = apply.StateRestored
+	cp.Binlog = snapfmt.BinlogPos{File: t.File, Pos: uint64(t.End)}
+	cp.GTIDSet = r.set.String()
+	cp.Updated = r.env.Now()
 	batch := r.batch
 	r.batch, r.batchTxns, r.batchBytes, r.pending = nil, nil, 0, nil
 	if r.cmd.SQL {
+		*r.cp = cp
 		return r.printBatch(batch)
 	}
-	stmts := make([]apply.Stmt, 0, len(batch)+3)
+	stmts := make([]apply.Stmt, 0, len(batch)+2)
 	stmts = append(stmts, apply.Stmt{SQL: "BEGIN", Want: -1})
 	stmts = append(stmts, batch...)
-	stmts = append(stmts, apply.Stmt{SQL: apply.WriteCheckpointSQL(r.cp), Want: -1}, apply.Stmt{SQL: "COMMIT", Want: -1})
+	stmts = append(stmts, apply.Stmt{SQL: apply.WriteCheckpointSQL(&cp), Want: -1})
+	// COMMIT goes on its own, once every count is checked: the server
+	// runs all statements of a packet, whatever their counts.
 	if err := r.exec(ctx, stmts); err != nil {
 		mysqlx.Exec(context.Background(), r.conn, "ROLLBACK")
 		return err
 	}
+	if err := mysqlx.Exec(ctx, r.conn, "COMMIT"); err != nil {
+		return r.targetError(err)
+	}
+	*r.cp = cp
 	r.followJSON()
 	return nil
 }
@@ -668,7 +722,7 @@ func (r *replayer) ddl(ctx context.Context, t *apply.Txn) error {
 			}
 			for _, s := range stmts {
 				err := r.exec(ctx, []apply.Stmt{s})
-				if err != nil && redo && slices.Contains(ddlRedoCodes, mysqlx.ErrorCode(errors.Unwrap(err))) {
+				if err != nil && redo && slices.Contains(ddlRedoCodes, mysqlx.ErrorCode(err)) {
 					r.env.Infof("%s was applied before the interruption: %v", t.Label(), err)
 					continue
 				}
