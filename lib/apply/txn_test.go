@@ -1,0 +1,115 @@
+package apply
+
+import (
+	"encoding/binary"
+	"strings"
+	"testing"
+
+	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/shopspring/decimal"
+)
+
+func TestIsDDL(t *testing.T) {
+	for q, want := range map[string]bool{
+		"ALTER TABLE t ADD c INT":                true,
+		"CREATE TABLE t (id INT)":                true,
+		"/* x */ DROP TABLE t":                   true,
+		"INSERT INTO t VALUES (1)":               false,
+		"  update t set a = 1":                   false,
+		"DELETE FROM t":                          false,
+		"-- c\nREPLACE INTO t VALUES (1)":        false,
+		"SET @a = 1":                             false,
+		"SAVEPOINT s":                            false,
+		"INSERTX":                                true,
+		"/*!40000 ALTER TABLE t DISABLE KEYS */": true,
+		"# comment\nCREATE DATABASE d":           true,
+	} {
+		if got := isDDL([]byte(q)); got != want {
+			t.Errorf("isDDL(%q) = %v, want %v", q, got, want)
+		}
+	}
+}
+
+// statusVars builds a status block as MariaDB 10.11 writes it.
+func statusVars() []byte {
+	var b []byte
+	b = append(b, 0)
+	b = binary.LittleEndian.AppendUint32(b, optionNoForeignKeyChecks)
+	b = append(b, 1)
+	b = binary.LittleEndian.AppendUint64(b, 1411383296)
+	b = append(b, 6, 3, 's', 't', 'd')
+	b = append(b, 4)
+	b = binary.LittleEndian.AppendUint16(b, 33)
+	b = binary.LittleEndian.AppendUint16(b, 33)
+	b = binary.LittleEndian.AppendUint16(b, 8)
+	b = append(b, 5, 6, '+', '0', '0', ':', '0', '0')
+	b = append(b, 12, 2, 'a', 0, 'b', 0)
+	b = append(b, 128, 0x40, 0xe2, 0x01) // 123456 µs
+	b = append(b, 129)
+	b = binary.LittleEndian.AppendUint64(b, 77)
+	return b
+}
+
+func TestParseStatusVars(t *testing.T) {
+	v, err := ParseStatusVars(statusVars())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.HasSQLMode || v.SQLMode != 1411383296 || v.CharsetClient != 33 || v.CollationServer != 8 || v.TimeZone != "+00:00" || v.Micros != 123456 {
+		t.Fatalf("parsed %+v", v)
+	}
+	sql := strings.Join(v.SessionSQL(1700000000), ";")
+	for _, want := range []string{"SET TIMESTAMP = 1700000000.123456", "foreign_key_checks = 0", "unique_checks = 1", "sql_mode = 1411383296",
+		"character_set_client = 33", "time_zone = '+00:00'"} {
+		if !strings.Contains(sql, want) {
+			t.Errorf("session SQL %q lacks %q", sql, want)
+		}
+	}
+	// Every truncation is an error or a shorter block, never a panic.
+	full := statusVars()
+	for i := range full {
+		ParseStatusVars(full[:i])
+	}
+}
+
+func FuzzParseStatusVars(f *testing.F) {
+	f.Add(statusVars())
+	f.Add([]byte{12, 254})
+	f.Add([]byte{11, 3, 'a', 'b', 'c', 1, 'h'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := ParseStatusVars(b)
+		if err == nil {
+			v.SessionSQL(1)
+		}
+	})
+}
+
+func TestAppendValue(t *testing.T) {
+	for _, c := range []struct {
+		v    any
+		col  Column
+		want string
+	}{
+		{nil, Column{}, "NULL"},
+		{int8(-1), Column{Unsigned: true}, "255"},
+		{int32(-1), Column{Unsigned: true, DataType: "mediumint"}, "16777215"},
+		{int32(-1), Column{Unsigned: true, DataType: "int"}, "4294967295"},
+		{int64(-1), Column{DataType: "bit"}, "18446744073709551615"},
+		{int64(-5), Column{DataType: "bigint"}, "-5"},
+		{float32(1.1), Column{}, "1.1"},
+		{float64(0.1), Column{}, "0.1"},
+		{decimal.RequireFromString("-12.3400"), Column{}, "-12.34"},
+		{"2026-11-21 09:55:00.123456", Column{DataType: "datetime"}, "'2026-11-21 09:55:00.123456'"},
+		{"caf\xe9", Column{DataType: "varchar", Charset: "latin1"}, "_latin1 0x636166e9"},
+		{[]byte{0, 0xff}, Column{DataType: "blob"}, "0x00ff"},
+		{"", Column{DataType: "varchar", Charset: "utf8mb4"}, "_utf8mb4 ''"},
+	} {
+		got, err := appendValue(nil, c.v, &c.col)
+		if err != nil || string(got) != c.want {
+			t.Errorf("appendValue(%#v, %+v) = %s, %v; want %s", c.v, c.col, got, err, c.want)
+		}
+	}
+	if _, err := appendValue(nil, &replication.JsonDiff{}, &Column{}); err == nil {
+		t.Error("a partial JSON diff must be refused")
+	}
+}
