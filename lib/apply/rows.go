@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -300,7 +301,7 @@ func whereKey(t *Table, row []any, have []int) (string, error) {
 	}
 	var b []byte
 	for i, c := range key {
-		if !contains(have, c) {
+		if !slices.Contains(have, c) {
 			return "", fmt.Errorf("%w: the before image of a row of %s lacks key column %s", ErrUnsupported, t, t.Cols[c].Name)
 		}
 		if i > 0 {
@@ -318,15 +319,6 @@ func whereKey(t *Table, row []any, have []int) (string, error) {
 		}
 	}
 	return string(b), nil
-}
-
-func contains(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // appendValue writes v, as go-mysql decoded it from a row image, as a

@@ -753,24 +753,7 @@ func (r *replayer) diverged(t *apply.Txn, pos int64, err error) error {
 	return r.targetError(err)
 }
 
-// targetError classifies a failure on the target.
-func (r *replayer) targetError(err error) error {
-	var ce *cli.Error
-	if errors.As(err, &ce) {
-		return err
-	}
-	switch code := mysqlx.ErrorCode(err); {
-	case code == 0:
-		return cli.Errorf(cli.ExitIO, "%s: %w", r.spec, err)
-	case slices.Contains([]uint16{1044, 1045, 1142, 1143, 1227, 1370}, code):
-		return cli.Errorf(cli.ExitUsage, "%s: %w", r.spec, err)
-	case code == 1290:
-		return cli.WithHint(cli.Errorf(cli.ExitRefused, "%s: %w", r.spec, err), "a read-only server cannot be replayed to; SET GLOBAL read_only = 0 if it should be")
-	case code == 1317 || code == 1927 || code == 1205 || code == 1213:
-		return cli.Errorf(cli.ExitIO, "%s: %w", r.spec, err)
-	}
-	return cli.Errorf(cli.ExitCorrupt, "%s: %w", r.spec, err)
-}
+func (r *replayer) targetError(err error) error { return targetError(r.spec, err) }
 
 func (r *replayer) binlogError(err error) error {
 	var ce *binlogdir.CorruptError

@@ -808,22 +808,27 @@ func (r *restorer) streamError(err error) error {
 // statementError: the target refused a statement of the snapshot (exit 4:
 // it does not fit the target), lacked a privilege (2), or the connection
 // failed (3).
-func (r *restorer) statementError(err error) error {
+func (r *restorer) statementError(err error) error { return targetError(r.spec, err) }
+
+// targetError classifies a failure on a target, for restore and replay
+// alike: a statement refused (exit 4), a missing privilege (2), a lost
+// connection, an interruption or a lock timeout (3), a read-only server (5).
+func targetError(spec *mysqlx.Spec, err error) error {
 	var ce *cli.Error
 	if errors.As(err, &ce) {
 		return err
 	}
 	switch code := mysqlx.ErrorCode(err); {
 	case code == 0:
-		return cli.Errorf(cli.ExitIO, "%s: %w", r.spec, err)
+		return cli.Errorf(cli.ExitIO, "%s: %w", spec, err)
 	case slices.Contains([]uint16{1044, 1045, 1142, 1143, 1227, 1370}, code):
-		return cli.Errorf(cli.ExitUsage, "%s: %w", r.spec, err)
+		return cli.Errorf(cli.ExitUsage, "%s: %w", spec, err)
 	case code == 1290: // read-only target
-		return cli.WithHint(cli.Errorf(cli.ExitRefused, "%s: %w", r.spec, err), "a read-only server is not a restore target; SET GLOBAL read_only = 0 if it should be")
-	case code == 1317 || code == 1927: // query interrupted, connection killed
-		return cli.Errorf(cli.ExitIO, "%s: %w", r.spec, err)
+		return cli.WithHint(cli.Errorf(cli.ExitRefused, "%s: %w", spec, err), "a read-only server cannot be written to; SET GLOBAL read_only = 0 if it should be")
+	case slices.Contains([]uint16{1205, 1213, 1317, 1927}, code): // lock wait, deadlock, interrupted, killed
+		return cli.Errorf(cli.ExitIO, "%s: %w", spec, err)
 	}
-	return cli.Errorf(cli.ExitCorrupt, "%s: %w", r.spec, err)
+	return cli.Errorf(cli.ExitCorrupt, "%s: %w", spec, err)
 }
 
 // failed adds what a DBA needs after a failed restore: what was applied,
