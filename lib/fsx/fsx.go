@@ -34,6 +34,26 @@ type AtomicFile struct {
 	path string
 	perm os.FileMode
 	done bool
+
+	written, writeback int64 // bytes written; bytes handed to writeback
+}
+
+// writebackEvery is how many written bytes an AtomicFile lets pile up in
+// the page cache before it starts their writeback. Without it a large
+// file meets its whole write-out at Commit's fsync, after the work is
+// otherwise done; with it the disk writes while the writer produces.
+const writebackEvery = 8 << 20
+
+// Write writes to the temporary file, starting writeback of what was
+// written before every writebackEvery bytes.
+func (f *AtomicFile) Write(p []byte) (int, error) {
+	n, err := f.File.Write(p)
+	f.written += int64(n)
+	if f.written-f.writeback >= writebackEvery {
+		StartWriteback(f.File, f.writeback, f.written-f.writeback)
+		f.writeback = f.written
+	}
+	return n, err
 }
 
 // CreateAtomic starts writing path as an AtomicFile.

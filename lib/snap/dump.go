@@ -1,8 +1,12 @@
 package snap
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"math"
+	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -408,9 +412,9 @@ func (ch *chunker) finish(ctx context.Context) error {
 }
 
 // emit hands a full member on: to the stream if the ranges before this
-// one are done, else to the pending list, waiting for them when two
-// members are already pending, which bounds the memory a range ahead of
-// its turn can hold.
+// one are done, else to the pending list, waiting for them when
+// pendingMembers are already pending, which bounds the memory a range
+// ahead of its turn can hold.
 func (ch *chunker) emit(ctx context.Context) error {
 	ch.pending = append(ch.pending, member{data: ch.buf, rows: ch.rows})
 	ch.buf = append(ch.newBuf(), ch.preamble...)
@@ -423,7 +427,7 @@ func (ch *chunker) emit(ctx context.Context) error {
 		default:
 		}
 	}
-	if !ready && len(ch.pending) >= 2 {
+	if !ready && len(ch.pending) >= pendingMembers {
 		select {
 		case <-ch.j.prev:
 			ready = true
@@ -470,18 +474,32 @@ func appendRow(b []byte, row [][]byte, kinds []kind) []byte {
 	return append(b, ')')
 }
 
-// planJobs makes the jobs of tables: one per table, or, for a table big
-// enough to keep several connections busy, one per integer key range.
-// conn reads the key bounds; it must be in the snapshot.
+// Ranges of a split table are read in parallel but must reach the
+// stream in key order, so a range ahead of its turn holds its members.
+// It may hold pendingMembers of them before it waits, and a range is
+// sized to about that many, so that a connection reading the next range
+// of a table seldom waits for the one reading the range before it.
+const pendingMembers = 4
+
+// planJobs makes the jobs of tables, largest first so that no big table
+// is left for the end while the other connections are idle. A table is
+// split into integer key ranges only when it is more than a connection's
+// fair share of the whole (total / threads): a range scan costs the
+// server more than a whole-table scan, and tables enough to keep every
+// connection busy need no splitting. conn reads the key bounds; it must
+// be in the snapshot.
 func planJobs(ctx context.Context, c *client.Conn, tables []*table, threads, chunkSize int) ([]*job, error) {
+	tables = slices.Clone(tables)
+	slices.SortStableFunc(tables, func(a, b *table) int { return cmp.Compare(b.dataLength, a.dataLength) })
+	var total int64
+	for _, t := range tables {
+		total += t.dataLength
+	}
+	rangeBytes := int64(pendingMembers * chunkSize)
 	var jobs []*job
 	for _, t := range tables {
 		seq := new(int)
-		n := 1
-		if threads > 1 && t.intKey && t.dataLength >= int64(4*chunkSize) {
-			n = min(threads, int(t.dataLength/int64(2*chunkSize)))
-		}
-		if n > 1 {
+		if threads > 1 && t.intKey && t.dataLength > total/int64(threads) && t.dataLength >= 2*rangeBytes {
 			k := sqltext.QuoteIdent(t.key[0])
 			rows, err := mysqlx.Query(ctx, c, "SELECT MIN("+k+"), MAX("+k+") FROM "+t.String())
 			if err != nil {
@@ -489,27 +507,54 @@ func planJobs(ctx context.Context, c *client.Conn, tables []*table, threads, chu
 			}
 			lo, err1 := strconv.ParseInt(rows[0].Str(0), 10, 64)
 			hi, err2 := strconv.ParseInt(rows[0].Str(1), 10, 64)
-			if err1 == nil && err2 == nil && hi-lo > int64(n) {
-				// Equal widths of the key, in order; the first and
-				// last ranges are open so that no row can fall outside.
-				var prev chan struct{}
-				step := (hi - lo) / int64(n)
-				for i := 0; i < n; i++ {
-					j := &job{t: t, seq: seq, done: make(chan struct{})}
-					if i > 0 {
-						j.lo = strconv.FormatInt(lo+int64(i)*step, 10)
-						j.prev = prev
-					}
-					if i < n-1 {
-						j.hi = strconv.FormatInt(lo+int64(i+1)*step, 10)
-					}
-					prev = j.done
-					jobs = append(jobs, j)
+			if err1 == nil && err2 == nil {
+				if bounds := rangeBounds(lo, hi, t.dataLength/rangeBytes); len(bounds) > 0 {
+					jobs = append(jobs, rangeJobs(t, seq, bounds)...)
+					continue
 				}
-				continue
 			}
 		}
 		jobs = append(jobs, &job{t: t, seq: seq})
 	}
 	return jobs, nil
+}
+
+// rangeBounds cuts the keys lo..hi into about n ranges and returns the
+// boundaries between them, or nothing when the keys are too few. The
+// width of a range is a power of two and every boundary a multiple of
+// it, so that tomorrow's snapshot of a table that grew a little has the
+// same boundaries, and its unchanged ranges the same bytes.
+func rangeBounds(lo, hi, n int64) []int64 {
+	n = min(n, 10_000)
+	if n < 2 || hi-lo < n || hi-lo < 0 {
+		return nil
+	}
+	step := int64(1) << (bits.Len64(uint64((hi-lo)/n)) - 1)
+	var bounds []int64
+	for b := (lo/step + 1) * step; b <= hi; b += step {
+		bounds = append(bounds, b)
+		if b > math.MaxInt64-step {
+			break
+		}
+	}
+	return bounds
+}
+
+// rangeJobs makes the jobs of table t split at bounds, in key order; the
+// first and last ranges are open so that no row can fall outside.
+func rangeJobs(t *table, seq *int, bounds []int64) []*job {
+	var jobs []*job
+	var prev chan struct{}
+	for i := 0; i <= len(bounds); i++ {
+		j := &job{t: t, seq: seq, done: make(chan struct{}), prev: prev}
+		if i > 0 {
+			j.lo = strconv.FormatInt(bounds[i-1], 10)
+		}
+		if i < len(bounds) {
+			j.hi = strconv.FormatInt(bounds[i], 10)
+		}
+		prev = j.done
+		jobs = append(jobs, j)
+	}
+	return jobs
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -227,5 +229,63 @@ func TestLikeRegexp(t *testing.T) {
 		if got := likeRegexp(c.pattern).MatchString(c.db); got != c.want {
 			t.Errorf("%q matches %q: %v, want %v", c.pattern, c.db, got, c.want)
 		}
+	}
+}
+
+func TestRangeBounds(t *testing.T) {
+	for _, tc := range []struct{ lo, hi, n int64 }{
+		{1, 1_000_000, 13}, {-500, 500, 4}, {0, 1 << 40, 100}, {7, 9, 2},
+		{math.MaxInt64 - 1000, math.MaxInt64, 10}, {math.MinInt64 + 1, math.MinInt64 + 1001, 10},
+	} {
+		b := rangeBounds(tc.lo, tc.hi, tc.n)
+		if len(b) < int(tc.n)/2 || len(b) > 2*int(tc.n)+1 {
+			t.Errorf("rangeBounds(%d, %d, %d): %d bounds, want about %d", tc.lo, tc.hi, tc.n, len(b), tc.n)
+			continue
+		}
+		step := int64(0)
+		if len(b) > 1 {
+			step = b[1] - b[0]
+		}
+		for i, x := range b {
+			if x <= tc.lo || x > tc.hi {
+				t.Errorf("rangeBounds(%d, %d, %d): bound %d outside (lo, hi]", tc.lo, tc.hi, tc.n, x)
+			}
+			if step > 0 && (x%step != 0 || i > 0 && x-b[i-1] != step) {
+				t.Errorf("rangeBounds(%d, %d, %d): bound %d is not the next multiple of %d", tc.lo, tc.hi, tc.n, x, step)
+			}
+		}
+		if step&(step-1) != 0 {
+			t.Errorf("rangeBounds(%d, %d, %d): step %d is not a power of two", tc.lo, tc.hi, tc.n, step)
+		}
+	}
+	// A table that grew keeps its boundaries.
+	a, b := rangeBounds(1, 1_000_000, 16), rangeBounds(1, 1_020_000, 16)
+	if len(a) == 0 || !slices.Equal(a, b[:len(a)]) {
+		t.Errorf("boundaries moved when the table grew: %v, then %v", a, b)
+	}
+	for _, tc := range []struct{ lo, hi, n int64 }{{1, 100, 1}, {1, 5, 10}, {math.MinInt64, math.MaxInt64, 4}} {
+		if b := rangeBounds(tc.lo, tc.hi, tc.n); b != nil {
+			t.Errorf("rangeBounds(%d, %d, %d) = %v, want none", tc.lo, tc.hi, tc.n, b)
+		}
+	}
+}
+
+func TestPlanJobsSplitsOnlyAboveTheShare(t *testing.T) {
+	var tables []*table
+	for i, size := range []int64{30 << 20, 40 << 20, 35 << 20} {
+		tables = append(tables, &table{db: "d", name: fmt.Sprint("t", i), dataLength: size, key: []string{"id"}, intKey: true})
+	}
+	// Three tables, two threads: each is below half the total, none is
+	// split (no query is needed, so no connection), largest first.
+	jobs, err := planJobs(context.Background(), nil, tables, 2, 4<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, j := range jobs {
+		names = append(names, j.t.name)
+	}
+	if got := strings.Join(names, ","); got != "t1,t2,t0" {
+		t.Errorf("jobs: %s, want t1,t2,t0", got)
 	}
 }
