@@ -34,6 +34,10 @@ type Table struct {
 	// unique key of NOT NULL columns; nil means all columns.
 	Key   []int
 	Trans bool // transactional: its changes go with their transaction
+	// Triggers: the target has triggers on the table. Its rows go through
+	// the server's own row applier (BinlogSQL), which does not fire them:
+	// what they did on the source is in the binlog as rows already.
+	Triggers bool
 }
 
 func (t *Table) String() string { return qualified(t.DB, t.Name) }
@@ -120,6 +124,11 @@ func (k *Catalog) Table(ctx context.Context, db, name string) (*Table, error) {
 		}
 		cols = append(cols, idx)
 	}
+	rows, err = mysqlx.Query(ctx, k.c, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = "+q(db)+" AND EVENT_OBJECT_TABLE = "+q(name))
+	if err != nil {
+		return nil, fmt.Errorf("read triggers of %s: %w", t, err)
+	}
+	t.Triggers = rows[0].Uint(0) > 0
 	k.tables[key] = t
 	return t, nil
 }

@@ -23,6 +23,14 @@ type Txn struct {
 	End     int64  // just after its last event
 	Time    uint32 // timestamp of its first event (the source's commit time)
 	Changes []Change
+	Format  *Format // of the file it is in
+}
+
+// Format is the FORMAT_DESCRIPTION event of a binlog file, which the
+// server's row applier needs before the file's rows events.
+type Format struct {
+	Raw []byte
+	Alg byte // checksum algorithm
 }
 
 // HasDDL reports whether the transaction holds a statement that is not
@@ -50,6 +58,9 @@ type Change struct {
 	Rows *replication.RowsEvent
 	Stmt *Statement
 	Pos  int64 // of the event in its file, for messages
+	// A rows event's bytes and those of its table map, as the binlog
+	// holds them, for BinlogSQL.
+	Raw, Map []byte
 }
 
 // Statement is a QUERY event with the session context it ran in.
@@ -72,6 +83,8 @@ type Decoder struct {
 	// after it (MariaDB's FL_STANDALONE, or a statement without BEGIN).
 	standalone bool
 	alg        byte // checksum algorithm of the current file
+	format     *Format
+	maps       map[uint64][]byte // table id: the raw TABLE_MAP event
 }
 
 // NewDecoder returns a decoder whose values are exact: DECIMAL as
@@ -84,7 +97,7 @@ func NewDecoder() *Decoder {
 	p.SetTimestampStringLocation(time.UTC)
 	// The reader verified every checksum already.
 	p.SetVerifyChecksum(false)
-	return &Decoder{p: p}
+	return &Decoder{p: p, maps: map[uint64][]byte{}}
 }
 
 // ErrUnsupported is an event the decoder cannot turn into SQL.
@@ -99,9 +112,11 @@ func (d *Decoder) Feed(ev binlogdir.Event) (*Txn, error) {
 		// A new file: a transaction never spans files, so one still open
 		// was cut off by the source's crash and never committed.
 		d.cur, d.pre = nil, nil
+		clear(d.maps)
 		if fd, err := binlogdir.ParseFormatDescription(ev.Data); err == nil {
 			d.alg = fd.ChecksumAlg
 		}
+		d.format = &Format{Raw: bytes.Clone(ev.Data), Alg: d.alg}
 	}
 	switch h.Type {
 	case binlogdir.RandEvent:
@@ -115,12 +130,16 @@ func (d *Decoder) Feed(ev binlogdir.Event) (*Txn, error) {
 	}
 	// go-mysql's values alias the bytes they were decoded from, and the
 	// reader's buffer is reused.
-	be, err := d.p.Parse(bytes.Clone(ev.Data))
+	raw := bytes.Clone(ev.Data)
+	be, err := d.p.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("decode event at %s:%d: %w", ev.File, ev.Pos, err)
 	}
 	switch e := be.Event.(type) {
-	case *replication.FormatDescriptionEvent, *replication.TableMapEvent:
+	case *replication.FormatDescriptionEvent:
+		return nil, nil
+	case *replication.TableMapEvent:
+		d.maps[e.TableID] = raw
 		return nil, nil
 	case *replication.MariadbGTIDEvent:
 		d.begin(ev, position.MariaDBGTID(e.GTID.DomainID, h.ServerID, e.GTID.SequenceNumber), true)
@@ -147,7 +166,7 @@ func (d *Decoder) Feed(ev binlogdir.Event) (*Txn, error) {
 		if e.Type() == replication.EnumRowsEventTypeUnknown {
 			return nil, fmt.Errorf("%w event type %d at %s:%d", ErrUnsupported, h.Type, ev.File, ev.Pos)
 		}
-		d.cur.Changes = append(d.cur.Changes, Change{Rows: e, Pos: ev.Pos})
+		d.cur.Changes = append(d.cur.Changes, Change{Rows: e, Pos: ev.Pos, Raw: raw, Map: d.maps[e.TableID]})
 		return nil, nil
 	case *replication.XIDEvent:
 		return d.end(ev), nil
@@ -192,7 +211,7 @@ func (d *Decoder) Feed(ev binlogdir.Event) (*Txn, error) {
 }
 
 func (d *Decoder) begin(ev binlogdir.Event, g position.GTID, has bool) {
-	d.cur = &Txn{GTID: g, HasGTID: has, File: ev.File, Pos: ev.Pos, Time: ev.Header.Timestamp}
+	d.cur = &Txn{GTID: g, HasGTID: has, File: ev.File, Pos: ev.Pos, Time: ev.Header.Timestamp, Format: d.format}
 }
 
 func (d *Decoder) end(ev binlogdir.Event) *Txn {

@@ -64,8 +64,9 @@ type replayer struct {
 	batch      []apply.Stmt
 	batchBytes int
 	batchTxns  []*apply.Txn
-	pending    *apply.Txn // the last transaction seen, applied or skipped, not yet in cp
-	fkOff      bool       // the session's foreign_key_checks is off
+	pending    *apply.Txn    // the last transaction seen, applied or skipped, not yet in cp
+	fkOff      bool          // the session's foreign_key_checks is off
+	format     *apply.Format // the format description the session's row applier has
 
 	started                          time.Time
 	txns, rows, stmts, skipped, ddls int64
@@ -544,15 +545,21 @@ func (r *replayer) add(ctx context.Context, t *apply.Txn) error {
 		if err != nil {
 			return r.diverged(t, c.Pos, err)
 		}
-		stmts, err := apply.RowsSQL(tbl, e, r.cmd.Idempotent)
-		if err != nil {
-			return r.diverged(t, c.Pos, err)
+		if tbl.Triggers {
+			if err := r.pushBinlog(t, tbl, c); err != nil {
+				return err
+			}
+		} else {
+			stmts, err := apply.RowsSQL(tbl, e, r.cmd.Idempotent)
+			if err != nil {
+				return r.diverged(t, c.Pos, err)
+			}
+			if off := e.Flags&0x0002 != 0; off != r.fkOff {
+				r.fkOff = off
+				r.push(t, apply.Stmt{SQL: fmt.Sprintf("SET SESSION foreign_key_checks = %d", b2i(!off)), Want: -1})
+			}
+			r.push(t, stmts...)
 		}
-		if off := e.Flags&0x0002 != 0; off != r.fkOff {
-			r.fkOff = off
-			r.push(t, apply.Stmt{SQL: fmt.Sprintf("SET SESSION foreign_key_checks = %d", b2i(!off)), Want: -1})
-		}
-		r.push(t, stmts...)
 		if e.Type() == 2 { // update: a before and an after image a row
 			r.rows += int64(len(e.Rows) / 2)
 		} else {
@@ -565,6 +572,25 @@ func (r *replayer) add(ctx context.Context, t *apply.Txn) error {
 	if t.Time > r.lastTime {
 		r.lastTime = t.Time
 	}
+	return nil
+}
+
+// pushBinlog appends the rows of c, a table with triggers on the target,
+// as a BINLOG statement, after the file's format description if the
+// session's row applier does not have it yet.
+func (r *replayer) pushBinlog(t *apply.Txn, tbl *apply.Table, c apply.Change) error {
+	if t.Format == nil {
+		return cli.Errorf(cli.ExitCorrupt, "%s:%d (%s): rows event before the file's format description", t.File, c.Pos, t.Label())
+	}
+	if r.format != t.Format {
+		r.push(t, apply.Stmt{SQL: apply.FormatSQL(t.Format), Want: -1, What: "format description of " + t.File})
+		r.format = t.Format
+	}
+	sql, err := apply.BinlogSQL(t.Format, c)
+	if err != nil {
+		return cli.Errorf(cli.ExitCorrupt, "%s: %v (%s)", t.File, err, t.Label())
+	}
+	r.push(t, apply.Stmt{SQL: sql, Want: -1, What: "rows of " + tbl.String() + ", a table with triggers, by the server's row applier"})
 	return nil
 }
 
@@ -656,6 +682,13 @@ func (r *replayer) exec(ctx context.Context, stmts []apply.Stmt) error {
 		for n < len(stmts) && (n == 0 || size+len(stmts[n].SQL) < 4<<20) {
 			size += len(stmts[n].SQL) + 1
 			n++
+			// The server's answer to a BINLOG statement of rows no
+			// longer says that more results follow, so the counts of
+			// what came after it in the packet would be lost: it is
+			// always the last of its packet.
+			if strings.HasPrefix(stmts[n-1].SQL, "BINLOG ") {
+				break
+			}
 		}
 		part := stmts[:n]
 		sqls := make([]string, n)
@@ -672,7 +705,11 @@ func (r *replayer) exec(ctx context.Context, stmts []apply.Stmt) error {
 		if err != nil {
 			if len(affected) < n && mysqlx.ErrorCode(err) != 0 {
 				s := part[len(affected)]
-				if mysqlx.ErrorCode(err) == 1062 {
+				switch code := mysqlx.ErrorCode(err); {
+				case (code == 1062 || code == 1032) && strings.HasPrefix(s.SQL, "BINLOG "):
+					return cli.WithHint(cli.Errorf(cli.ExitCorrupt, "%s: the target has diverged: %s: %w", r.spec, s.What, err),
+						"the server's row applier is strict whatever --idempotent says: restore the target from a snapshot again, or skip with --skip-gtid")
+				case code == 1062:
 					return cli.WithHint(cli.Errorf(cli.ExitCorrupt, "%s: the target has diverged: %s: %w (statement: %s)", r.spec, s.What, err, abbrev(s.SQL)),
 						"--idempotent applies rows whatever the target holds")
 				}
