@@ -7,6 +7,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -68,6 +69,13 @@ var schemaDDL = []string{
 		"applied DATETIME(6) NOT NULL, " +
 		"PRIMARY KEY (snapshot, member)" +
 		") ENGINE=InnoDB",
+	// The transactions past the checkpoint that parallel binlog replay
+	// applied, a row a connection, written in the transaction that
+	// applied them; emptied when the checkpoint passes them.
+	"CREATE TABLE IF NOT EXISTS " + Schema + ".replay_done (" +
+		"worker SMALLINT UNSIGNED NOT NULL PRIMARY KEY, " +
+		"txns MEDIUMTEXT NOT NULL" +
+		") ENGINE=InnoDB",
 }
 
 // EnsureSchema creates the dr_replay schema where it is missing.
@@ -112,6 +120,39 @@ func WriteCheckpointSQL(cp *Checkpoint) string {
 		q(cp.State), q(cp.Snapshot), cp.Source.ServerID, q(cp.Source.ServerUUID), q(cp.Source.Flavor),
 		q(cp.Source.Version), q(cp.Source.Address), q(cp.Binlog.File), cp.Binlog.Pos, q(cp.GTIDSet),
 		q(cp.Updated.UTC().Format("2006-01-02 15:04:05.999999")))
+}
+
+// DoneSQL records, in the transaction that applied them, that worker
+// applied the source transactions named by txns (their file:end).
+func DoneSQL(worker int, txns []string) string {
+	return fmt.Sprintf("REPLACE INTO %s.replay_done (worker, txns) VALUES (%d, %s)", Schema, worker, sqltext.QuoteString(strings.Join(txns, "\n")))
+}
+
+// ClearDoneSQL forgets the transactions DoneSQL recorded, in the
+// transaction that moves the checkpoint past them.
+const ClearDoneSQL = "DELETE FROM " + Schema + ".replay_done"
+
+// ReadDone returns the transactions recorded by DoneSQL, nil if none.
+func ReadDone(ctx context.Context, c *client.Conn) (map[string]bool, error) {
+	rows, err := mysqlx.Query(ctx, c, "SELECT txns FROM "+Schema+".replay_done")
+	if code := mysqlx.ErrorCode(err); code == 1146 || code == 1049 {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s.replay_done: %w", Schema, err)
+	}
+	var done map[string]bool
+	for _, r := range rows {
+		for _, t := range strings.Split(r.Str(0), "\n") {
+			if t != "" {
+				if done == nil {
+					done = map[string]bool{}
+				}
+				done[t] = true
+			}
+		}
+	}
+	return done, nil
 }
 
 // ProgressSQL records that a member of a snapshot is applied.

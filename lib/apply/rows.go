@@ -34,6 +34,13 @@ type Table struct {
 	// unique key of NOT NULL columns; nil means all columns.
 	Key   []int
 	Trans bool // transactional: its changes go with their transaction
+	// Uniques lists every unique key (the primary key first), each as
+	// its columns, for the conflicts of parallel apply (see Keys).
+	Uniques [][]int
+	// Related names the tables a foreign key links this one to, either
+	// way (qualified), and itself when there is any: their rows are
+	// checked, or cascade, across tables.
+	Related []string
 	// Triggers: the target has triggers on the table. Its rows go through
 	// the server's own row applier (BinlogSQL), which does not fire them:
 	// what they did on the source is in the binlog as rows already.
@@ -101,28 +108,49 @@ func (k *Catalog) Table(ctx context.Context, db, name string) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read keys of %s: %w", t, err)
 	}
-	// The first key whose columns are all whole and NOT NULL.
+	// Key: the first key whose columns are all whole and NOT NULL.
 	var cur string
-	var cols []int
+	var cols, all []int
 	ok := true
 	for i := 0; i <= len(rows); i++ {
 		if i == len(rows) || rows[i].Str(0) != cur {
-			if cur != "" && ok && len(cols) > 0 {
+			if cur != "" {
+				t.Uniques = append(t.Uniques, all)
+			}
+			if cur != "" && ok && len(cols) > 0 && t.Key == nil {
 				t.Key = cols
-				break
 			}
 			if i == len(rows) {
 				break
 			}
-			cur, cols, ok = rows[i].Str(0), nil, true
+			cur, cols, all, ok = rows[i].Str(0), nil, nil, true
 		}
 		r := rows[i]
 		idx, found := byName[strings.ToLower(r.Str(1))]
-		if !found || !r.Null(2) || r.Str(3) != "NO" || t.Cols[idx].Generated {
+		if !found {
+			ok = false
+			all = append(all, -1) // a column this code cannot see: see Keys
+			continue
+		}
+		all = append(all, idx)
+		if !r.Null(2) || r.Str(3) != "NO" || t.Cols[idx].Generated {
 			ok = false
 			continue
 		}
 		cols = append(cols, idx)
+	}
+	rows, err = mysqlx.Query(ctx, k.c, "SELECT DISTINCT TABLE_SCHEMA, TABLE_NAME, REFERENCED_TABLE_SCHEMA, REFERENCED_TABLE_NAME FROM information_schema.KEY_COLUMN_USAGE "+
+		"WHERE REFERENCED_TABLE_NAME IS NOT NULL AND (TABLE_SCHEMA = "+q(db)+" AND TABLE_NAME = "+q(name)+
+		" OR REFERENCED_TABLE_SCHEMA = "+q(db)+" AND REFERENCED_TABLE_NAME = "+q(name)+")")
+	if err != nil {
+		return nil, fmt.Errorf("read foreign keys of %s: %w", t, err)
+	}
+	for _, r := range rows {
+		for _, q := range []string{qualified(r.Str(0), r.Str(1)), qualified(r.Str(2), r.Str(3))} {
+			if !slices.Contains(t.Related, q) {
+				t.Related = append(t.Related, q)
+			}
+		}
 	}
 	rows, err = mysqlx.Query(ctx, k.c, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = "+q(db)+" AND EVENT_OBJECT_TABLE = "+q(name))
 	if err != nil {
@@ -146,6 +174,9 @@ type Stmt struct {
 	SQL  string
 	Want int64
 	What string // the row, for a message when Want is not met
+	// Format: a BINLOG statement of rows, which needs this format
+	// description in its session first.
+	Format *Format
 }
 
 // Rows flags of row events (the server's Rows_log_event flags).

@@ -45,6 +45,17 @@ func (t *Txn) HasDDL() bool {
 	return false
 }
 
+// HasStatements reports whether the transaction holds a statement (DDL
+// or statement-based DML), whose rows are not in the binlog.
+func (t *Txn) HasStatements() bool {
+	for _, c := range t.Changes {
+		if c.Stmt != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // Label names the transaction for messages: its GTID and position.
 func (t *Txn) Label() string {
 	if t.HasGTID {

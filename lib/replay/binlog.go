@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
-	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/dr-mysql/dr/lib/apply"
 	"github.com/dr-mysql/dr/lib/binlogdir"
@@ -45,14 +44,16 @@ type replayer struct {
 	env  *cli.Env
 	spec *mysqlx.Spec
 
-	conn   *client.Conn
-	srv    *mysqlx.Server
-	cat    *apply.Catalog
-	cp     *apply.Checkpoint // where the target stands; advanced with every commit
-	set    *position.Set     // cp's GTID set, parsed
-	start  position.Pos      // transactions ending at or before it are in the target
-	redo   bool              // the first transaction is a DDL that may have run already
-	filter func(db, table string) bool
+	conn    *client.Conn
+	main    *session   // over conn: checkpoints, DDL, batches applied in one transaction
+	workers []*session // --threads > 1: the connections of parallel apply
+	srv     *mysqlx.Server
+	cat     *apply.Catalog
+	cp      *apply.Checkpoint // where the target stands; advanced with every commit
+	set     *position.Set     // cp's GTID set, parsed
+	start   position.Pos      // transactions ending at or before it are in the target
+	redo    bool              // the first transaction is a DDL that may have run already
+	filter  func(db, table string) bool
 
 	stopAt   time.Time
 	stopPos  position.Pos
@@ -60,13 +61,17 @@ type replayer struct {
 	skip     map[string]bool
 	reached  string // the stop condition met, "" for the end of the binlogs
 
-	// The batch: statements of source transactions not yet committed.
-	batch      []apply.Stmt
+	// The batch: source transactions not yet committed.
+	batch      []*work
 	batchBytes int
-	batchTxns  []*apply.Txn
+	cur        *work         // the transaction add is turning into statements
 	pending    *apply.Txn    // the last transaction seen, applied or skipped, not yet in cp
-	fkOff      bool          // the session's foreign_key_checks is off
-	format     *apply.Format // the format description the session's row applier has
+	fkOff      bool          // foreign_key_checks is off after the statements so far
+	sqlFormat  *apply.Format // --sql: the format description printed last
+	// done holds the transactions after the checkpoint that a parallel
+	// run applied before it was cut off (see parallel.go).
+	done    map[string]bool
+	partial int64 // transactions applied and recorded as done, past the checkpoint
 
 	started                          time.Time
 	txns, rows, stmts, skipped, ddls int64
@@ -172,26 +177,24 @@ func tableFilter(dbs, tables []string) func(db, table string) bool {
 func (r *replayer) run(ctx context.Context) error {
 	f := &r.cmd.BinlogFlags
 	r.started = r.env.Now()
-	conn, srv, err := r.spec.Connect(ctx, mysqlx.WithClientOptions(func(c *client.Conn) error {
-		// Many statements a round trip, and an UPDATE's count is the rows
-		// it found, so a row that is there but unchanged is no divergence.
-		if err := c.SetCapability(mysql.CLIENT_MULTI_STATEMENTS); err != nil {
-			return err
-		}
-		return c.SetCapability(mysql.CLIENT_FOUND_ROWS)
-	}))
+	conn, srv, err := r.spec.Connect(ctx, replayOptions)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	r.conn, r.srv = conn, srv
-	if err := r.session(ctx); err != nil {
+	r.main = &session{conn: conn}
+	if err := r.setup(ctx, conn); err != nil {
 		return err
 	}
 	r.cat = apply.NewCatalog(conn)
 	if err := r.startPoint(ctx); err != nil {
 		return err
 	}
+	if err := r.openWorkers(ctx); err != nil {
+		return err
+	}
+	defer r.closeWorkers()
 	rd, err := r.reader(ctx)
 	if err != nil {
 		return err
@@ -226,8 +229,8 @@ func (r *replayer) run(ctx context.Context) error {
 	return r.report()
 }
 
-// session sets up the replaying connection.
-func (r *replayer) session(ctx context.Context) error {
+// setup sets up a replaying connection.
+func (r *replayer) setup(ctx context.Context, conn *client.Conn) error {
 	stmts := append([]string{
 		"SET SESSION autocommit = 1, wait_timeout = 86400, net_read_timeout = 3600, net_write_timeout = 3600",
 		"SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
@@ -238,7 +241,7 @@ func (r *replayer) session(ctx context.Context) error {
 	if !r.cmd.Binlog && !r.cmd.SQL {
 		stmts = append(stmts, "SET SESSION sql_log_bin = 0")
 	}
-	if err := mysqlx.Exec(ctx, r.conn, stmts...); err != nil {
+	if err := mysqlx.Exec(ctx, conn, stmts...); err != nil {
 		return r.targetError(err)
 	}
 	return nil
@@ -266,6 +269,9 @@ func (r *replayer) startPoint(ctx context.Context) error {
 		r.cp = cp
 		r.start = position.Pos{File: cp.Binlog.File, Offset: cp.Binlog.Pos}
 		r.redo = cp.State == stateDDL
+		if r.done, err = apply.ReadDone(ctx, r.conn); err != nil {
+			return r.targetError(err)
+		}
 	case f.StartPosition != "":
 		p, err := position.ParsePos(f.StartPosition)
 		if err != nil {
@@ -480,6 +486,12 @@ func (r *replayer) txn(ctx context.Context, t *apply.Txn) (done bool, err error)
 	if t.HasGTID && r.set.Contains(t.GTID) {
 		return false, nil
 	}
+	if r.done[doneKey(t)] {
+		// Applied by a parallel run that was cut off before its
+		// checkpoint: in the target, and in the next checkpoint.
+		r.advance(t)
+		return false, nil
+	}
 	// Stop points: before the transaction that meets one.
 	if !r.stopAt.IsZero() && !time.Unix(int64(t.Time), 0).Before(r.stopAt) {
 		r.reached = "stop-datetime"
@@ -509,7 +521,7 @@ func (r *replayer) txn(ctx context.Context, t *apply.Txn) (done bool, err error)
 		return false, err
 	}
 	r.advance(t)
-	if len(r.batchTxns) >= r.cmd.Batch || r.batchBytes >= 8<<20 {
+	if len(r.batch) >= r.cmd.Batch || r.batchBytes >= 8<<20 || r.batch[len(r.batch)-1].barrier && len(r.workers) > 0 {
 		return false, r.flush(ctx)
 	}
 	return false, nil
@@ -525,15 +537,22 @@ func (r *replayer) advance(t *apply.Txn) {
 
 // add appends the statements of a DML transaction to the batch.
 func (r *replayer) add(ctx context.Context, t *apply.Txn) error {
-	n := 0
+	if len(r.workers) > 0 && len(r.batch) > 0 && t.HasStatements() {
+		// A statement's rows are unknown: it goes alone, after the
+		// batch before it (see parallel.go).
+		if err := r.flush(ctx); err != nil {
+			return err
+		}
+	}
+	r.cur = &work{t: t}
 	for _, c := range t.Changes {
 		if c.Stmt != nil {
 			if r.filter != nil && !r.filter(c.Stmt.DB, "") {
 				continue
 			}
+			r.cur.barrier = true
 			r.push(t, statementSQL(c.Stmt)...)
 			r.push(t, r.resetSession()...)
-			n++
 			continue
 		}
 		e := c.Rows
@@ -544,6 +563,9 @@ func (r *replayer) add(ctx context.Context, t *apply.Txn) error {
 		tbl, err := r.cat.Table(ctx, db, name)
 		if err != nil {
 			return r.diverged(t, c.Pos, err)
+		}
+		if len(r.workers) > 0 {
+			tbl.Keys(e, r.cur.addKey)
 		}
 		if tbl.Triggers {
 			if err := r.pushBinlog(t, tbl, c); err != nil {
@@ -565,9 +587,15 @@ func (r *replayer) add(ctx context.Context, t *apply.Txn) error {
 		} else {
 			r.rows += int64(len(e.Rows))
 		}
-		n++
 	}
-	r.batchTxns = append(r.batchTxns, t)
+	if r.fkOff {
+		// Each transaction leaves the session as it found it: in
+		// parallel apply, the next one on this connection is another.
+		r.fkOff = false
+		r.push(t, apply.Stmt{SQL: "SET SESSION foreign_key_checks = 1", Want: -1})
+	}
+	r.batch = append(r.batch, r.cur)
+	r.cur = nil
 	r.txns++
 	if t.Time > r.lastTime {
 		r.lastTime = t.Time
@@ -576,22 +604,41 @@ func (r *replayer) add(ctx context.Context, t *apply.Txn) error {
 }
 
 // pushBinlog appends the rows of c, a table with triggers on the target,
-// as a BINLOG statement, after the file's format description if the
-// session's row applier does not have it yet.
+// as a BINLOG statement; the session that runs it gets the file's format
+// description first where it does not have it yet (withFormats).
 func (r *replayer) pushBinlog(t *apply.Txn, tbl *apply.Table, c apply.Change) error {
 	if t.Format == nil {
 		return cli.Errorf(cli.ExitCorrupt, "%s:%d (%s): rows event before the file's format description", t.File, c.Pos, t.Label())
-	}
-	if r.format != t.Format {
-		r.push(t, apply.Stmt{SQL: apply.FormatSQL(t.Format), Want: -1, What: "format description of " + t.File})
-		r.format = t.Format
 	}
 	sql, err := apply.BinlogSQL(t.Format, c)
 	if err != nil {
 		return cli.Errorf(cli.ExitCorrupt, "%s: %v (%s)", t.File, err, t.Label())
 	}
-	r.push(t, apply.Stmt{SQL: sql, Want: -1, What: "rows of " + tbl.String() + ", a table with triggers, by the server's row applier"})
+	r.push(t, apply.Stmt{SQL: sql, Want: -1, What: "rows of " + tbl.String() + ", a table with triggers, by the server's row applier", Format: t.Format})
 	return nil
+}
+
+// withFormats puts the BINLOG statement of a format description before
+// each BINLOG statement of rows whose format the session (last says
+// which it has) does not have.
+func withFormats(stmts []apply.Stmt, last **apply.Format) []apply.Stmt {
+	var out []apply.Stmt
+	for i, s := range stmts {
+		if s.Format != nil && s.Format != *last {
+			if out == nil {
+				out = append(make([]apply.Stmt, 0, len(stmts)+1), stmts[:i]...)
+			}
+			out = append(out, apply.Stmt{SQL: apply.FormatSQL(s.Format), Want: -1, What: "a format description"})
+			*last = s.Format
+		}
+		if out != nil {
+			out = append(out, s)
+		}
+	}
+	if out == nil {
+		return stmts
+	}
+	return out
 }
 
 func b2i(b bool) int {
@@ -610,7 +657,7 @@ func (r *replayer) push(t *apply.Txn, stmts ...apply.Stmt) {
 		} else {
 			s.What += " (" + t.Label() + ")"
 		}
-		r.batch = append(r.batch, s)
+		r.cur.stmts = append(r.cur.stmts, s)
 		r.batchBytes += len(s.SQL)
 		r.stmts++
 	}
@@ -652,31 +699,56 @@ func (r *replayer) flush(ctx context.Context) error {
 	cp.GTIDSet = r.set.String()
 	cp.Updated = r.env.Now()
 	batch := r.batch
-	r.batch, r.batchTxns, r.batchBytes, r.pending = nil, nil, 0, nil
+	r.batch, r.batchBytes, r.pending = nil, 0, nil
 	if r.cmd.SQL {
 		*r.cp = cp
-		return r.printBatch(batch)
+		return r.printBatch(withFormats(statements(batch), &r.sqlFormat))
 	}
-	stmts := make([]apply.Stmt, 0, len(batch)+2)
-	stmts = append(stmts, apply.Stmt{SQL: "BEGIN", Want: -1})
-	stmts = append(stmts, batch...)
-	stmts = append(stmts, apply.Stmt{SQL: apply.WriteCheckpointSQL(&cp), Want: -1})
-	// COMMIT goes on its own, once every count is checked: the server
-	// runs all statements of a packet, whatever their counts.
-	if err := r.exec(ctx, stmts); err != nil {
-		mysqlx.Exec(context.Background(), r.conn, "ROLLBACK")
+	var err error
+	if len(r.workers) > 0 && len(batch) > 1 && !slices.ContainsFunc(batch, func(w *work) bool { return w.barrier }) {
+		err = r.applyParallel(ctx, batch, &cp)
+	} else {
+		err = r.applySerial(ctx, r.main, statements(batch), &cp)
+	}
+	if err != nil {
 		return err
 	}
-	if err := mysqlx.Exec(ctx, r.conn, "COMMIT"); err != nil {
-		return r.targetError(err)
-	}
 	*r.cp = cp
+	r.done = nil
 	r.followJSON()
 	return nil
 }
 
-// exec runs statements many a round trip and checks each one's count.
-func (r *replayer) exec(ctx context.Context, stmts []apply.Stmt) error {
+// applySerial applies stmts in one transaction on s, with the checkpoint.
+func (r *replayer) applySerial(ctx context.Context, s *session, batch []apply.Stmt, cp *apply.Checkpoint) error {
+	stmts := make([]apply.Stmt, 0, len(batch)+3)
+	stmts = append(stmts, apply.Stmt{SQL: "BEGIN", Want: -1})
+	stmts = append(stmts, batch...)
+	stmts = append(stmts, apply.Stmt{SQL: apply.WriteCheckpointSQL(cp), Want: -1})
+	if r.done != nil {
+		stmts = append(stmts, apply.Stmt{SQL: apply.ClearDoneSQL, Want: -1})
+	}
+	return r.commit(ctx, s, stmts)
+}
+
+// commit runs stmts, which begin a transaction, and commits it. COMMIT
+// goes on its own, once every count is checked: the server runs all
+// statements of a packet, whatever their counts.
+func (r *replayer) commit(ctx context.Context, s *session, stmts []apply.Stmt) error {
+	if err := r.exec(ctx, s, stmts); err != nil {
+		mysqlx.Exec(context.Background(), s.conn, "ROLLBACK")
+		return err
+	}
+	if err := mysqlx.Exec(ctx, s.conn, "COMMIT"); err != nil {
+		return r.targetError(err)
+	}
+	return nil
+}
+
+// exec runs statements on s, many a round trip, and checks each one's
+// count.
+func (r *replayer) exec(ctx context.Context, s *session, stmts []apply.Stmt) error {
+	stmts = withFormats(stmts, &s.format)
 	for len(stmts) > 0 {
 		n, size := 0, 0
 		for n < len(stmts) && (n == 0 || size+len(stmts[n].SQL) < 4<<20) {
@@ -695,7 +767,7 @@ func (r *replayer) exec(ctx context.Context, stmts []apply.Stmt) error {
 		for i, s := range part {
 			sqls[i] = s.SQL
 		}
-		affected, err := mysqlx.ExecMulti(ctx, r.conn, sqls)
+		affected, err := mysqlx.ExecMulti(ctx, s.conn, sqls)
 		for i, a := range affected {
 			if w := part[i].Want; w >= 0 && int64(a) != w {
 				return cli.Errorf(cli.ExitCorrupt, "%s: the target has diverged: %s: %d rows found, %d expected (statement: %s)",
@@ -754,11 +826,11 @@ func (r *replayer) ddl(ctx context.Context, t *apply.Txn) error {
 			}
 		} else {
 			r.cp.State, r.cp.Binlog, r.cp.Updated = stateDDL, snapfmt.BinlogPos{File: t.File, Pos: uint64(t.Pos)}, r.env.Now()
-			if err := r.exec(ctx, []apply.Stmt{{SQL: apply.WriteCheckpointSQL(r.cp), Want: -1}}); err != nil {
+			if err := r.exec(ctx, r.main, []apply.Stmt{{SQL: apply.WriteCheckpointSQL(r.cp), Want: -1}}); err != nil {
 				return err
 			}
 			for _, s := range stmts {
-				err := r.exec(ctx, []apply.Stmt{s})
+				err := r.exec(ctx, r.main, []apply.Stmt{s})
 				if err != nil && redo && slices.Contains(ddlRedoCodes, mysqlx.ErrorCode(err)) {
 					r.env.Infof("%s was applied before the interruption: %v", t.Label(), err)
 					continue
@@ -806,7 +878,12 @@ func (r *replayer) binlogError(err error) error {
 // failed says where the target stands after a failure.
 func (r *replayer) failed(err error) error {
 	if !r.cmd.SQL && r.cp != nil && r.cp.Binlog.File != "" {
-		r.env.Infof("the target's checkpoint is at %s:%d; what follows it was not applied", r.cp.Binlog.File, r.cp.Binlog.Pos)
+		if r.partial > 0 {
+			r.env.Infof("the target's checkpoint is at %s:%d; %s after it were applied and are recorded in %s.replay_done, which the next run skips",
+				r.cp.Binlog.File, r.cp.Binlog.Pos, cli.Count(r.partial, "transaction"), apply.Schema)
+		} else {
+			r.env.Infof("the target's checkpoint is at %s:%d; what follows it was not applied", r.cp.Binlog.File, r.cp.Binlog.Pos)
+		}
 	}
 	return err
 }

@@ -1,0 +1,178 @@
+package apply
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"slices"
+
+	"github.com/go-mysql-org/go-mysql/replication"
+)
+
+// Conflicts of parallel apply. Two source transactions may be applied
+// at once, in either order, when no row of one can meet a row of the
+// other in the target: no key value that both write, read or free.
+// Each transaction gets the keys below; transactions that share one are
+// applied in binlog order. A key is a hash, so two keys may collide:
+// that only orders two transactions that need not be, never the other
+// way round.
+//
+//   - a row: every unique key (the primary key too) of the table, with
+//     the values of the row's before and after images, as long as the
+//     values compare byte for byte in the index (integers, binary
+//     strings, temporal values, DECIMAL);
+//   - the index as a whole, for a unique key whose values a collation
+//     may fold ('a' = 'A', trailing spaces), that has a FLOAT or a
+//     generated column, or that the image leaves out: every change of
+//     the table then meets every other;
+//   - the table as a whole, when it has no unique key: its rows have no
+//     identity to tell apart;
+//   - the tables that foreign keys link, each as a whole: a child row
+//     needs its parent, and a cascade changes rows the binlog does not
+//     show.
+
+// seed is this process's: keys are compared within one run only.
+var seed = maphash.MakeSeed()
+
+// Keys calls add with the conflict keys of the rows of e, a rows event on
+// t.
+func (t *Table) Keys(e *replication.RowsEvent, add func(uint64)) {
+	t.keys(e.Type() == replication.EnumRowsEventTypeUpdate, e.Rows, func(i int) []int { return present(t, e, i) }, add)
+}
+
+// keys is Keys for rows (before and after images in turn for an update),
+// with the columns that image i carries.
+func (t *Table) keys(update bool, rows [][]any, present func(i int) []int, add func(uint64)) {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	start := func(kind byte, table string, index int) {
+		h.Reset()
+		h.WriteByte(kind)
+		h.WriteString(table)
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], uint64(index))
+		h.Write(b[:])
+	}
+	for _, r := range t.Related {
+		start('f', r, 0)
+		add(h.Sum64())
+	}
+	if len(t.Uniques) == 0 {
+		start('t', t.String(), 0)
+		add(h.Sum64())
+		return
+	}
+	for u, cols := range t.Uniques {
+		if !t.exact(cols) {
+			start('i', t.String(), u)
+			add(h.Sum64())
+		}
+	}
+	for i, row := range rows {
+		cols := present(i)
+		var before []any
+		var beforeCols []int
+		if update && i%2 == 1 {
+			// An after image may leave out what did not change: the
+			// before image has it.
+			before, beforeCols = rows[i-1], present(i-1)
+		}
+	keys:
+		for u, key := range t.Uniques {
+			if !t.exact(key) {
+				continue
+			}
+			start('r', t.String(), u)
+			for _, c := range key {
+				var v any
+				switch {
+				case slices.Contains(cols, c) && c < len(row):
+					v = row[c]
+				case slices.Contains(beforeCols, c) && c < len(before):
+					v = before[c]
+				default:
+					// A partial image without it: the whole index,
+					// to be safe.
+					start('i', t.String(), u)
+					add(h.Sum64())
+					continue keys
+				}
+				if v == nil {
+					continue keys // NULLs never collide in a unique key
+				}
+				writeValue(&h, v)
+			}
+			add(h.Sum64())
+		}
+	}
+}
+
+// exact reports whether the values of the columns compare as their
+// bytes do, so that equal keys in the index are equal values here.
+func (t *Table) exact(cols []int) bool {
+	for _, c := range cols {
+		if c < 0 || c >= len(t.Cols) {
+			return false
+		}
+		col := &t.Cols[c]
+		switch {
+		case col.Generated:
+			return false
+		case col.Charset != "" && col.Charset != "binary":
+			return false
+		case col.DataType == "float" || col.DataType == "double" || col.DataType == "real":
+			return false
+		}
+	}
+	return true
+}
+
+// writeValue adds one decoded value to h, with its length, so that two
+// columns' values cannot run into each other.
+func writeValue(h *maphash.Hash, v any) {
+	var b [9]byte
+	switch v := v.(type) {
+	case int8:
+		binary.LittleEndian.PutUint64(b[1:], uint64(v))
+	case int16:
+		binary.LittleEndian.PutUint64(b[1:], uint64(v))
+	case int32:
+		binary.LittleEndian.PutUint64(b[1:], uint64(v))
+	case int64:
+		binary.LittleEndian.PutUint64(b[1:], uint64(v))
+	case int:
+		binary.LittleEndian.PutUint64(b[1:], uint64(v))
+	case uint8:
+		binary.LittleEndian.PutUint64(b[1:], uint64(v))
+	case uint16:
+		binary.LittleEndian.PutUint64(b[1:], uint64(v))
+	case uint32:
+		binary.LittleEndian.PutUint64(b[1:], uint64(v))
+	case uint64:
+		binary.LittleEndian.PutUint64(b[1:], v)
+	case float64:
+		binary.LittleEndian.PutUint64(b[1:], math.Float64bits(v))
+	case string:
+		writeBytes(h, []byte(v))
+		return
+	case []byte:
+		writeBytes(h, v)
+		return
+	default:
+		writeBytes(h, fmt.Append(nil, v))
+		return
+	}
+	// Integers of every width and sign hash alike: a signed image of an
+	// unsigned column is the same key as its unsigned form.
+	b[0] = 'n'
+	h.Write(b[:])
+}
+
+func writeBytes(h *maphash.Hash, v []byte) {
+	var n [9]byte
+	n[0] = 's'
+	binary.LittleEndian.PutUint64(n[1:], uint64(len(v)))
+	h.Write(n[:])
+	h.Write(v)
+}

@@ -1,0 +1,267 @@
+package replay
+
+import (
+	"cmp"
+	"context"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/dr-mysql/dr/lib/apply"
+	"github.com/dr-mysql/dr/lib/mysqlx"
+)
+
+// Parallel apply. A batch of source transactions is cut into parts that
+// share no conflict key (apply.Table.Keys): transactions that touch the
+// same row, or the same table where rows cannot be told apart, are in
+// one part, in binlog order. Each part is applied on a connection of its
+// own, in one target transaction that also records, in
+// dr_replay.replay_done, which source transactions it applied. Once
+// every part is committed, one more transaction moves the checkpoint
+// past the batch and empties replay_done; only then does the next batch
+// begin, so no transaction overtakes one of an earlier batch.
+//
+// A crash between the parts' commits and the checkpoint's leaves some
+// parts applied: the next run starts at the checkpoint and skips the
+// transactions replay_done names. Exactly once still holds.
+//
+// A transaction with a statement in it (DDL, statement-based DML) has
+// rows nobody knows: it is applied alone, after the batch before it.
+
+// session is a replaying connection and what its row applier knows.
+type session struct {
+	conn   *client.Conn
+	format *apply.Format // the format description it was given last
+}
+
+// work is one source transaction of the batch, as statements.
+type work struct {
+	t       *apply.Txn
+	stmts   []apply.Stmt
+	keys    []uint64
+	barrier bool // holds a statement: applied alone
+}
+
+func (w *work) addKey(k uint64) { w.keys = append(w.keys, k) }
+
+// statements joins the statements of a batch.
+func statements(batch []*work) []apply.Stmt {
+	n := 0
+	for _, w := range batch {
+		n += len(w.stmts)
+	}
+	out := make([]apply.Stmt, 0, n)
+	for _, w := range batch {
+		out = append(out, w.stmts...)
+	}
+	return out
+}
+
+// doneKey names a source transaction in replay_done.
+func doneKey(t *apply.Txn) string { return t.File + ":" + strconv.FormatInt(t.End, 10) }
+
+// openWorkers opens the connections of parallel apply: --threads of
+// them when that is more than one.
+func (r *replayer) openWorkers(ctx context.Context) error {
+	n := r.cmd.Threads
+	if n == 0 {
+		n = runtime.NumCPU()
+	}
+	if n <= 1 || r.cmd.SQL {
+		return nil
+	}
+	if err := apply.EnsureSchema(ctx, r.conn); err != nil {
+		return r.targetError(err)
+	}
+	for range n {
+		conn, _, err := r.spec.Connect(ctx, replayOptions)
+		if err != nil {
+			return err
+		}
+		r.workers = append(r.workers, &session{conn: conn})
+		if err := r.setup(ctx, conn); err != nil {
+			return err
+		}
+		// A part that waits for a lock another part holds until the
+		// batch commits would wait for nothing: it gives up soon, and
+		// the batch runs in one transaction instead (applyParallel).
+		if err := mysqlx.Exec(ctx, conn, "SET SESSION innodb_lock_wait_timeout = 3"); err != nil {
+			return r.targetError(err)
+		}
+	}
+	return nil
+}
+
+func (r *replayer) closeWorkers() {
+	for _, w := range r.workers {
+		w.conn.Close()
+	}
+	r.workers = nil
+}
+
+// replayOptions: many statements a round trip, and an UPDATE's count is
+// the rows it found, so a row that is there but unchanged is no
+// divergence.
+var replayOptions = mysqlx.WithClientOptions(func(c *client.Conn) error {
+	if err := c.SetCapability(mysql.CLIENT_MULTI_STATEMENTS); err != nil {
+		return err
+	}
+	return c.SetCapability(mysql.CLIENT_FOUND_ROWS)
+})
+
+// applyParallel applies a batch in parts, one a worker, then moves the
+// checkpoint to cp. The parts commit only once every one of them has run
+// and passed its checks, so a divergence anywhere rolls the whole batch
+// back, as in a batch applied in one transaction.
+func (r *replayer) applyParallel(ctx context.Context, batch []*work, cp *apply.Checkpoint) error {
+	parts := partition(batch, len(r.workers))
+	each := func(f func(i int, part []*work) error) []error {
+		errs := make([]error, len(parts))
+		var wg sync.WaitGroup
+		for i, part := range parts {
+			if len(part) > 0 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = f(i, part)
+				}()
+			}
+		}
+		wg.Wait()
+		return errs
+	}
+	rollback := func() {
+		each(func(i int, _ []*work) error { return mysqlx.Exec(context.Background(), r.workers[i].conn, "ROLLBACK") })
+	}
+	errs := each(func(i int, part []*work) error { return r.runPart(ctx, i, part) })
+	for _, err := range errs {
+		if code := mysqlx.ErrorCode(err); code == 1213 || code == 1205 {
+			// Parts share no row, but one may still wait for a lock
+			// another holds until the commit (a gap, a page): the
+			// batch runs again in one transaction instead.
+			rollback()
+			r.env.Debugf("a batch runs again in one transaction after: %v", err)
+			return r.applySerial(ctx, r.main, statements(batch), cp)
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			rollback()
+			return err
+		}
+	}
+	errs = each(func(i int, _ []*work) error {
+		if err := mysqlx.Exec(ctx, r.workers[i].conn, "COMMIT"); err != nil {
+			return r.targetError(err)
+		}
+		return nil
+	})
+	for i, err := range errs {
+		if err == nil {
+			r.partial += int64(len(parts[i]))
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	err := r.commit(ctx, r.main, []apply.Stmt{
+		{SQL: "BEGIN", Want: -1},
+		{SQL: apply.WriteCheckpointSQL(cp), Want: -1},
+		{SQL: apply.ClearDoneSQL, Want: -1},
+	})
+	if err == nil {
+		r.partial = 0
+	}
+	return err
+}
+
+// runPart runs part on worker i, up to its commit, with the record of
+// what it applied.
+func (r *replayer) runPart(ctx context.Context, i int, part []*work) error {
+	keys := make([]string, len(part))
+	for j, w := range part {
+		keys[j] = doneKey(w.t)
+	}
+	body := statements(part)
+	stmts := make([]apply.Stmt, 0, len(body)+2)
+	stmts = append(stmts, apply.Stmt{SQL: "BEGIN", Want: -1})
+	stmts = append(stmts, body...)
+	stmts = append(stmts, apply.Stmt{SQL: apply.DoneSQL(i, keys), Want: -1})
+	return r.exec(ctx, r.workers[i], stmts)
+}
+
+// partition cuts a batch into n parts that share no conflict key, each
+// in binlog order: transactions linked by a key, directly or through
+// others, form a group; groups go, largest first, to the part with the
+// fewest statement bytes so far.
+func partition(batch []*work, n int) [][]*work {
+	parent := make([]int, len(batch))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	owner := map[uint64]int{}
+	for i, w := range batch {
+		for _, k := range w.keys {
+			if j, ok := owner[k]; ok {
+				a, b := find(i), find(j)
+				parent[max(a, b)] = min(a, b)
+			} else {
+				owner[k] = i
+			}
+		}
+	}
+	type group struct {
+		members []int
+		bytes   int
+	}
+	groups := map[int]*group{}
+	var order []int
+	for i, w := range batch {
+		root := find(i)
+		g := groups[root]
+		if g == nil {
+			g = &group{}
+			groups[root] = g
+			order = append(order, root)
+		}
+		g.members = append(g.members, i)
+		for _, s := range w.stmts {
+			g.bytes += len(s.SQL)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(groups[b].bytes, groups[a].bytes) })
+	parts := make([][]int, n)
+	load := make([]int, n)
+	for _, root := range order {
+		p := 0
+		for i := range load {
+			if load[i] < load[p] {
+				p = i
+			}
+		}
+		parts[p] = append(parts[p], groups[root].members...)
+		load[p] += groups[root].bytes
+	}
+	out := make([][]*work, n)
+	for p, idx := range parts {
+		slices.Sort(idx)
+		for _, i := range idx {
+			out[p] = append(out[p], batch[i])
+		}
+	}
+	return out
+}
