@@ -54,8 +54,9 @@ func qualified(db, t string) string { return sqltext.QuoteIdent(db) + "." + sqlt
 // Catalog reads table definitions from the target and keeps them until
 // DDL may have changed them.
 type Catalog struct {
-	c      *client.Conn
-	tables map[string]*Table
+	c          *client.Conn
+	tables     map[string]*Table
+	collations map[uint32][2]string // id: name, character set
 }
 
 // NewCatalog reads definitions over c.
@@ -159,6 +160,23 @@ func (k *Catalog) Table(ctx context.Context, db, name string) (*Table, error) {
 	t.Triggers = rows[0].Uint(0) > 0
 	k.tables[key] = t
 	return t, nil
+}
+
+// Collation names the collation id and its character set, as the target
+// knows them.
+func (k *Catalog) Collation(ctx context.Context, id uint32) (name, charset string, ok bool, err error) {
+	if k.collations == nil {
+		rows, err := mysqlx.Query(ctx, k.c, "SELECT ID, COLLATION_NAME, CHARACTER_SET_NAME FROM information_schema.COLLATIONS")
+		if err != nil {
+			return "", "", false, fmt.Errorf("read collations: %w", err)
+		}
+		k.collations = map[uint32][2]string{}
+		for _, r := range rows {
+			k.collations[uint32(r.Uint(0))] = [2]string{r.Str(1), r.Str(2)}
+		}
+	}
+	c, ok := k.collations[id]
+	return c[0], c[1], ok, nil
 }
 
 // DivergedError is a target that does not hold what the binlog says it

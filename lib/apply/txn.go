@@ -82,14 +82,17 @@ type Statement struct {
 	Time uint32
 	DDL  bool     // not DML: commits implicitly
 	Pre  []string // SET statements from INTVAR and RAND events before it
+	// UserVars: the user variables it reads, from USER_VAR events.
+	UserVars []UserVar
 }
 
 // Decoder assembles transactions from the events of a Reader. It keeps
 // the table maps of go-mysql's parser across events.
 type Decoder struct {
-	p   *replication.BinlogParser
-	cur *Txn
-	pre []string
+	p    *replication.BinlogParser
+	cur  *Txn
+	pre  []string
+	vars []UserVar
 	// standalone: the open transaction is one statement, with no COMMIT
 	// after it (MariaDB's FL_STANDALONE, or a statement without BEGIN).
 	standalone bool
@@ -122,7 +125,7 @@ func (d *Decoder) Feed(ev binlogdir.Event) (*Txn, error) {
 	if h.Type == binlogdir.FormatDescriptionEvent {
 		// A new file: a transaction never spans files, so one still open
 		// was cut off by the source's crash and never committed.
-		d.cur, d.pre = nil, nil
+		d.cur, d.pre, d.vars = nil, nil, nil
 		clear(d.maps)
 		if fd, err := binlogdir.ParseFormatDescription(ev.Data); err == nil {
 			d.alg = fd.ChecksumAlg
@@ -204,8 +207,8 @@ func (d *Decoder) Feed(ev binlogdir.Event) (*Txn, error) {
 		if err != nil {
 			return nil, fmt.Errorf("QUERY event at %s:%d: %w", ev.File, ev.Pos, err)
 		}
-		st := &Statement{DB: string(e.Schema), SQL: bytes.Clone(e.Query), Vars: vars, Time: h.Timestamp, DDL: isDDL(q), Pre: d.pre}
-		d.pre = nil
+		st := &Statement{DB: string(e.Schema), SQL: bytes.Clone(e.Query), Vars: vars, Time: h.Timestamp, DDL: isDDL(q), Pre: d.pre, UserVars: d.vars}
+		d.pre, d.vars = nil, nil
 		d.cur.Changes = append(d.cur.Changes, Change{Stmt: st, Pos: ev.Pos})
 		if d.standalone {
 			return d.end(ev), nil
@@ -214,7 +217,12 @@ func (d *Decoder) Feed(ev binlogdir.Event) (*Txn, error) {
 	}
 	switch h.Type {
 	case binlogdir.UserVarEvent:
-		return nil, fmt.Errorf("%w: a statement-based USER_VAR event at %s:%d (replay reads row-based binlogs; set binlog_format=ROW on the source)", ErrUnsupported, ev.File, ev.Pos)
+		v, err := ParseUserVar(binlogdir.Body(ev.Data, d.alg))
+		if err != nil {
+			return nil, fmt.Errorf("USER_VAR event at %s:%d: %w", ev.File, ev.Pos, err)
+		}
+		d.vars = append(d.vars, v)
+		return nil, nil
 	case binlogdir.XAPrepareEvent, binlogdir.TransactionPayload:
 		return nil, fmt.Errorf("%w event type %d at %s:%d", ErrUnsupported, h.Type, ev.File, ev.Pos)
 	}
@@ -233,7 +241,7 @@ func (d *Decoder) end(ev binlogdir.Event) *Txn {
 		return nil
 	}
 	t.End = ev.End()
-	d.cur, d.pre = nil, nil
+	d.cur, d.pre, d.vars = nil, nil, nil
 	return t
 }
 

@@ -551,7 +551,11 @@ func (r *replayer) add(ctx context.Context, t *apply.Txn) error {
 				continue
 			}
 			r.cur.barrier = true
-			r.push(t, statementSQL(c.Stmt)...)
+			stmts, err := r.statementSQL(ctx, c.Stmt)
+			if err != nil {
+				return err
+			}
+			r.push(t, stmts...)
 			r.push(t, r.resetSession()...)
 			continue
 		}
@@ -664,8 +668,20 @@ func (r *replayer) push(t *apply.Txn, stmts ...apply.Stmt) {
 }
 
 // statementSQL runs a QUERY event's statement as the source's session did.
-func statementSQL(st *apply.Statement) []apply.Stmt {
+func (r *replayer) statementSQL(ctx context.Context, st *apply.Statement) ([]apply.Stmt, error) {
 	var out []apply.Stmt
+	for _, v := range st.UserVars {
+		var err error
+		sql := v.SQL(func(id uint32) (string, string, bool) {
+			name, charset, ok, e := r.cat.Collation(ctx, id)
+			err = e
+			return name, charset, ok
+		})
+		if err != nil {
+			return nil, r.targetError(err)
+		}
+		out = append(out, apply.Stmt{SQL: sql, Want: -1})
+	}
 	if st.DB != "" {
 		out = append(out, apply.Stmt{SQL: "USE " + sqltext.QuoteIdent(st.DB), Want: -1})
 	}
@@ -675,7 +691,7 @@ func statementSQL(st *apply.Statement) []apply.Stmt {
 	for _, s := range st.Pre {
 		out = append(out, apply.Stmt{SQL: s, Want: -1})
 	}
-	return append(out, apply.Stmt{SQL: string(st.SQL), Want: -1})
+	return append(out, apply.Stmt{SQL: string(st.SQL), Want: -1}), nil
 }
 
 func (r *replayer) resetSession() []apply.Stmt {
@@ -813,7 +829,11 @@ func (r *replayer) ddl(ctx context.Context, t *apply.Txn) error {
 		if c.Stmt == nil || (r.filter != nil && !r.filter(c.Stmt.DB, "")) {
 			continue
 		}
-		stmts = append(stmts, statementSQL(c.Stmt)...)
+		s, err := r.statementSQL(ctx, c.Stmt)
+		if err != nil {
+			return err
+		}
+		stmts = append(stmts, s...)
 	}
 	redo := r.redo && t.File == r.start.File && uint64(t.Pos) == r.start.Offset
 	r.redo = false
