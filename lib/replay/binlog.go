@@ -95,6 +95,11 @@ func (c *Cmd) runBinlog(ctx context.Context, env *cli.Env, spec *mysqlx.Spec) er
 	case f.StartGTID != "" && f.StartPosition != "":
 		return cli.Errorf(cli.ExitUsage, "--start-gtid and --start-position exclude each other")
 	}
+	if c.Binlog {
+		// Each source transaction is logged on the target under its
+		// own GTID: one target transaction each.
+		f.Batch = 1
+	}
 	r := &replayer{cmd: c, env: env, spec: spec, skip: map[string]bool{}}
 	if err := r.parseStops(); err != nil {
 		return err
@@ -721,9 +726,12 @@ func (r *replayer) flush(ctx context.Context) error {
 		return r.printBatch(withFormats(statements(batch), &r.sqlFormat))
 	}
 	var err error
-	if len(r.workers) > 0 && len(batch) > 1 && !slices.ContainsFunc(batch, func(w *work) bool { return w.barrier }) {
+	switch {
+	case r.cmd.Binlog:
+		err = r.applyLogged(ctx, batch, &cp)
+	case len(r.workers) > 0 && len(batch) > 1 && !slices.ContainsFunc(batch, func(w *work) bool { return w.barrier }):
 		err = r.applyParallel(ctx, batch, &cp)
-	} else {
+	default:
 		err = r.applySerial(ctx, r.main, statements(batch), &cp)
 	}
 	if err != nil {
@@ -745,6 +753,64 @@ func (r *replayer) applySerial(ctx context.Context, s *session, batch []apply.St
 		stmts = append(stmts, apply.Stmt{SQL: apply.ClearDoneSQL, Want: -1})
 	}
 	return r.commit(ctx, s, stmts)
+}
+
+// applyLogged is the apply of --binlog: a batch holds at most one source
+// transaction (--binlog sets --batch 1), which the target logs under the
+// source's GTID, as a replica does, so that the target's binlog and GTID
+// position go on from the source's. A checkpoint that records no change
+// (a transaction skipped, or all filtered out) is not logged at all.
+func (r *replayer) applyLogged(ctx context.Context, batch []*work, cp *apply.Checkpoint) error {
+	stmts := statements(batch)
+	if len(stmts) == 0 {
+		return r.unlogged(ctx, func() error { return r.applySerial(ctx, r.main, nil, cp) })
+	}
+	return r.withGTID(ctx, batch[0].t, func() error { return r.applySerial(ctx, r.main, stmts, cp) })
+}
+
+// withGTID runs f, which commits t's changes, with the session set to log
+// them under t's GTID, then sets it back.
+func (r *replayer) withGTID(ctx context.Context, t *apply.Txn, f func() error) error {
+	if !t.HasGTID {
+		return f()
+	}
+	var set, reset []string
+	switch g := t.GTID; g.Flavor {
+	case position.MariaDB:
+		// gtid_seq_no on its own, after the domain and server: in
+		// gtid_strict_mode it is checked against the domain as it is
+		// when the statement starts. It is used up by the transaction
+		// logged next, and set to 0 (unset) in case none was.
+		set = []string{fmt.Sprintf("SET SESSION gtid_domain_id = %d, server_id = %d", g.Domain, g.ServerID), fmt.Sprintf("SET SESSION gtid_seq_no = %d", g.Seq)}
+		reset = []string{"SET SESSION gtid_seq_no = 0", "SET SESSION gtid_domain_id = @@GLOBAL.gtid_domain_id, server_id = @@GLOBAL.server_id"}
+	default:
+		set = []string{"SET SESSION gtid_next = " + sqltext.QuoteString(g.String())}
+		reset = []string{"SET SESSION gtid_next = 'AUTOMATIC'"}
+	}
+	if err := mysqlx.Exec(ctx, r.conn, set...); err != nil {
+		return r.targetError(fmt.Errorf("log %s under its GTID: %w", t.Label(), err))
+	}
+	err := f()
+	if rerr := mysqlx.Exec(context.Background(), r.conn, reset...); err == nil && rerr != nil {
+		err = r.targetError(rerr)
+	}
+	return err
+}
+
+// unlogged runs f with the session's binlog off: for the checkpoint's own
+// transactions under --binlog, which are no source transaction.
+func (r *replayer) unlogged(ctx context.Context, f func() error) error {
+	if !r.cmd.Binlog {
+		return f()
+	}
+	if err := mysqlx.Exec(ctx, r.conn, "SET SESSION sql_log_bin = 0"); err != nil {
+		return r.targetError(err)
+	}
+	err := f()
+	if rerr := mysqlx.Exec(context.Background(), r.conn, "SET SESSION sql_log_bin = 1"); err == nil && rerr != nil {
+		err = r.targetError(rerr)
+	}
+	return err
 }
 
 // commit runs stmts, which begin a transaction, and commits it. COMMIT
@@ -846,18 +912,27 @@ func (r *replayer) ddl(ctx context.Context, t *apply.Txn) error {
 			}
 		} else {
 			r.cp.State, r.cp.Binlog, r.cp.Updated = stateDDL, snapfmt.BinlogPos{File: t.File, Pos: uint64(t.Pos)}, r.env.Now()
-			if err := r.exec(ctx, r.main, []apply.Stmt{{SQL: apply.WriteCheckpointSQL(r.cp), Want: -1}}); err != nil {
+			err := r.unlogged(ctx, func() error {
+				return r.exec(ctx, r.main, []apply.Stmt{{SQL: apply.WriteCheckpointSQL(r.cp), Want: -1}})
+			})
+			if err != nil {
 				return err
 			}
-			for _, s := range stmts {
-				err := r.exec(ctx, r.main, []apply.Stmt{s})
-				if err != nil && redo && slices.Contains(ddlRedoCodes, mysqlx.ErrorCode(err)) {
-					r.env.Infof("%s was applied before the interruption: %v", t.Label(), err)
-					continue
+			err = r.withGTID(ctx, t, func() error {
+				for _, s := range stmts {
+					err := r.exec(ctx, r.main, []apply.Stmt{s})
+					if err != nil && redo && slices.Contains(ddlRedoCodes, mysqlx.ErrorCode(err)) {
+						r.env.Infof("%s was applied before the interruption: %v", t.Label(), err)
+						continue
+					}
+					if err != nil {
+						return err
+					}
 				}
-				if err != nil {
-					return err
-				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 		}
 		r.cat.Forget()

@@ -44,7 +44,7 @@ type Cmd struct {
 	Databases    []string `placeholder:"LIST" sep:"," help:"Restore or replay only these databases."`
 	Resume       bool     `xor:"mode" help:"Continue an interrupted restore of the same snapshot, skipping what it applied."`
 	Force        bool     `xor:"mode" help:"Drop the snapshot's databases where the target has them, and restore over any earlier restore."`
-	Binlog       bool     `help:"Write the restore to the target's binlog (default: off for dr-replay's sessions)."`
+	Binlog       bool     `help:"Write to the target's binlog (default: off for dr-replay's sessions); binlog replay logs each transaction under the source's GTID."`
 	EnableEvents bool     `name:"enable-events" help:"Create events enabled as on the source (default: DISABLE ON SLAVE, so a standby's scheduler does not repeat what replayed binlogs bring)."`
 	JSON         bool     `help:"Print a JSON summary on stdout instead of the summary line (with --follow, a JSON progress line every second too)."`
 

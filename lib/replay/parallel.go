@@ -71,7 +71,9 @@ func (r *replayer) openWorkers(ctx context.Context) error {
 	if n == 0 {
 		n = runtime.NumCPU()
 	}
-	if n <= 1 || r.cmd.SQL {
+	// --binlog logs each source transaction under its own GTID, in
+	// order: one connection, one at a time.
+	if n <= 1 || r.cmd.SQL || r.cmd.Binlog {
 		return nil
 	}
 	if err := apply.EnsureSchema(ctx, r.conn); err != nil {
