@@ -45,6 +45,17 @@ func (t *Txn) HasDDL() bool {
 	return false
 }
 
+// Thread is the source session of the transaction's statements, 0 when
+// it has none.
+func (t *Txn) Thread() uint32 {
+	for _, c := range t.Changes {
+		if c.Stmt != nil {
+			return c.Stmt.Thread
+		}
+	}
+	return 0
+}
+
 // HasStatements reports whether the transaction holds a statement (DDL
 // or statement-based DML), whose rows are not in the binlog.
 func (t *Txn) HasStatements() bool {
@@ -84,6 +95,10 @@ type Statement struct {
 	Pre  []string // SET statements from INTVAR and RAND events before it
 	// UserVars: the user variables it reads, from USER_VAR events.
 	UserVars []UserVar
+	// Thread is the source session's id, which owns its temporary
+	// tables; CreatesTemp: the statement makes one.
+	Thread      uint32
+	CreatesTemp bool
 }
 
 // Decoder assembles transactions from the events of a Reader. It keeps
@@ -207,7 +222,8 @@ func (d *Decoder) Feed(ev binlogdir.Event) (*Txn, error) {
 		if err != nil {
 			return nil, fmt.Errorf("QUERY event at %s:%d: %w", ev.File, ev.Pos, err)
 		}
-		st := &Statement{DB: string(e.Schema), SQL: bytes.Clone(e.Query), Vars: vars, Time: h.Timestamp, DDL: isDDL(q), Pre: d.pre, UserVars: d.vars}
+		st := &Statement{DB: string(e.Schema), SQL: bytes.Clone(e.Query), Vars: vars, Time: h.Timestamp, DDL: isDDL(q), Pre: d.pre, UserVars: d.vars,
+			Thread: e.SlaveProxyID, CreatesTemp: createsTemp(q)}
 		d.pre, d.vars = nil, nil
 		d.cur.Changes = append(d.cur.Changes, Change{Stmt: st, Pos: ev.Pos})
 		if d.standalone {
@@ -258,6 +274,16 @@ func isDDL(q []byte) bool {
 		}
 	}
 	return true
+}
+
+// createsTemp reports whether a statement is CREATE [OR REPLACE]
+// TEMPORARY TABLE.
+func createsTemp(q []byte) bool {
+	words := bytes.Fields(skipComments(q))
+	if len(words) > 3 && bytes.EqualFold(words[1], []byte("OR")) && bytes.EqualFold(words[2], []byte("REPLACE")) {
+		words = append(words[:1], words[3:]...)
+	}
+	return len(words) > 2 && bytes.EqualFold(words[0], []byte("CREATE")) && bytes.EqualFold(words[1], []byte("TEMPORARY")) && bytes.EqualFold(words[2], []byte("TABLE"))
 }
 
 func isIdentByte(c byte) bool {

@@ -68,6 +68,10 @@ type replayer struct {
 	pending    *apply.Txn    // the last transaction seen, applied or skipped, not yet in cp
 	fkOff      bool          // foreign_key_checks is off after the statements so far
 	sqlFormat  *apply.Format // --sql: the format description printed last
+	// Source sessions that made temporary tables, and the target
+	// sessions that hold them (see tempSession).
+	tempThreads map[uint32]bool
+	sessions    map[uint32]*session
 	// done holds the transactions after the checkpoint that a parallel
 	// run applied before it was cut off (see parallel.go).
 	done    map[string]bool
@@ -526,7 +530,8 @@ func (r *replayer) txn(ctx context.Context, t *apply.Txn) (done bool, err error)
 		return false, err
 	}
 	r.advance(t)
-	if len(r.batch) >= r.cmd.Batch || r.batchBytes >= 8<<20 || r.batch[len(r.batch)-1].barrier && len(r.workers) > 0 {
+	last := r.batch[len(r.batch)-1]
+	if len(r.batch) >= r.cmd.Batch || r.batchBytes >= 8<<20 || last.barrier && (len(r.workers) > 0 || last.thread != 0) {
 		return false, r.flush(ctx)
 	}
 	return false, nil
@@ -542,14 +547,16 @@ func (r *replayer) advance(t *apply.Txn) {
 
 // add appends the statements of a DML transaction to the batch.
 func (r *replayer) add(ctx context.Context, t *apply.Txn) error {
-	if len(r.workers) > 0 && len(r.batch) > 0 && t.HasStatements() {
+	thread := r.tempThread(t)
+	if len(r.batch) > 0 && t.HasStatements() && (len(r.workers) > 0 || thread != 0) {
 		// A statement's rows are unknown: it goes alone, after the
-		// batch before it (see parallel.go).
+		// batch before it (see parallel.go); so does one that needs
+		// its source session's temporary tables.
 		if err := r.flush(ctx); err != nil {
 			return err
 		}
 	}
-	r.cur = &work{t: t}
+	r.cur = &work{t: t, thread: thread}
 	for _, c := range t.Changes {
 		if c.Stmt != nil {
 			if r.filter != nil && !r.filter(c.Stmt.DB, "") {
@@ -726,13 +733,19 @@ func (r *replayer) flush(ctx context.Context) error {
 		return r.printBatch(withFormats(statements(batch), &r.sqlFormat))
 	}
 	var err error
+	s := r.main
+	if len(batch) == 1 && batch[0].thread != 0 {
+		if s, err = r.tempSession(ctx, batch[0].thread); err != nil {
+			return err
+		}
+	}
 	switch {
 	case r.cmd.Binlog:
-		err = r.applyLogged(ctx, batch, &cp)
+		err = r.applyLogged(ctx, s, batch, &cp)
 	case len(r.workers) > 0 && len(batch) > 1 && !slices.ContainsFunc(batch, func(w *work) bool { return w.barrier }):
 		err = r.applyParallel(ctx, batch, &cp)
 	default:
-		err = r.applySerial(ctx, r.main, statements(batch), &cp)
+		err = r.applySerial(ctx, s, statements(batch), &cp)
 	}
 	if err != nil {
 		return err
@@ -760,18 +773,18 @@ func (r *replayer) applySerial(ctx context.Context, s *session, batch []apply.St
 // source's GTID, as a replica does, so that the target's binlog and GTID
 // position go on from the source's. A checkpoint that records no change
 // (a transaction skipped, or all filtered out) is not logged at all.
-func (r *replayer) applyLogged(ctx context.Context, batch []*work, cp *apply.Checkpoint) error {
+func (r *replayer) applyLogged(ctx context.Context, s *session, batch []*work, cp *apply.Checkpoint) error {
 	stmts := statements(batch)
 	if len(stmts) == 0 {
 		return r.unlogged(ctx, func() error { return r.applySerial(ctx, r.main, nil, cp) })
 	}
-	return r.withGTID(ctx, batch[0].t, func() error { return r.applySerial(ctx, r.main, stmts, cp) })
+	return r.withGTID(ctx, s, batch[0].t, func() error { return r.applySerial(ctx, s, stmts, cp) })
 }
 
-// withGTID runs f, which commits t's changes, with the session set to log
-// them under t's GTID, then sets it back.
-func (r *replayer) withGTID(ctx context.Context, t *apply.Txn, f func() error) error {
-	if !t.HasGTID {
+// withGTID runs f, which commits t's changes on s, with the session set
+// to log them under t's GTID, then sets it back.
+func (r *replayer) withGTID(ctx context.Context, s *session, t *apply.Txn, f func() error) error {
+	if !r.cmd.Binlog || !t.HasGTID {
 		return f()
 	}
 	var set, reset []string
@@ -780,18 +793,20 @@ func (r *replayer) withGTID(ctx context.Context, t *apply.Txn, f func() error) e
 		// gtid_seq_no on its own, after the domain and server: in
 		// gtid_strict_mode it is checked against the domain as it is
 		// when the statement starts. It is used up by the transaction
-		// logged next, and set to 0 (unset) in case none was.
+		// logged next, and set to 0 (unset) in case none was. The
+		// session keeps the source's server_id: the server finds a
+		// temporary table by it, as its replication applier does.
 		set = []string{fmt.Sprintf("SET SESSION gtid_domain_id = %d, server_id = %d", g.Domain, g.ServerID), fmt.Sprintf("SET SESSION gtid_seq_no = %d", g.Seq)}
-		reset = []string{"SET SESSION gtid_seq_no = 0", "SET SESSION gtid_domain_id = @@GLOBAL.gtid_domain_id, server_id = @@GLOBAL.server_id"}
+		reset = []string{"SET SESSION gtid_seq_no = 0"}
 	default:
 		set = []string{"SET SESSION gtid_next = " + sqltext.QuoteString(g.String())}
 		reset = []string{"SET SESSION gtid_next = 'AUTOMATIC'"}
 	}
-	if err := mysqlx.Exec(ctx, r.conn, set...); err != nil {
+	if err := mysqlx.Exec(ctx, s.conn, set...); err != nil {
 		return r.targetError(fmt.Errorf("log %s under its GTID: %w", t.Label(), err))
 	}
 	err := f()
-	if rerr := mysqlx.Exec(context.Background(), r.conn, reset...); err == nil && rerr != nil {
+	if rerr := mysqlx.Exec(context.Background(), s.conn, reset...); err == nil && rerr != nil {
 		err = r.targetError(rerr)
 	}
 	return err
@@ -890,6 +905,13 @@ func (r *replayer) ddl(ctx context.Context, t *apply.Txn) error {
 	if err := r.flush(ctx); err != nil {
 		return err
 	}
+	s := r.main
+	if thread := r.tempThread(t); thread != 0 {
+		var err error
+		if s, err = r.tempSession(ctx, thread); err != nil {
+			return err
+		}
+	}
 	var stmts []apply.Stmt
 	for _, c := range t.Changes {
 		if c.Stmt == nil || (r.filter != nil && !r.filter(c.Stmt.DB, "")) {
@@ -918,9 +940,9 @@ func (r *replayer) ddl(ctx context.Context, t *apply.Txn) error {
 			if err != nil {
 				return err
 			}
-			err = r.withGTID(ctx, t, func() error {
-				for _, s := range stmts {
-					err := r.exec(ctx, r.main, []apply.Stmt{s})
+			err = r.withGTID(ctx, s, t, func() error {
+				for _, st := range stmts {
+					err := r.exec(ctx, s, []apply.Stmt{st})
 					if err != nil && redo && slices.Contains(ddlRedoCodes, mysqlx.ErrorCode(err)) {
 						r.env.Infof("%s was applied before the interruption: %v", t.Label(), err)
 						continue

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -36,6 +37,7 @@ import (
 type session struct {
 	conn   *client.Conn
 	format *apply.Format // the format description it was given last
+	used   time.Time     // a temporary-table session: when it was used last
 }
 
 // work is one source transaction of the batch, as statements.
@@ -43,7 +45,8 @@ type work struct {
 	t       *apply.Txn
 	stmts   []apply.Stmt
 	keys    []uint64
-	barrier bool // holds a statement: applied alone
+	barrier bool   // holds a statement: applied alone
+	thread  uint32 // needs the target session of this source session (tempSession)
 }
 
 func (w *work) addKey(k uint64) { w.keys = append(w.keys, k) }
@@ -103,6 +106,77 @@ func (r *replayer) closeWorkers() {
 		w.conn.Close()
 	}
 	r.workers = nil
+	for _, s := range r.sessions {
+		s.conn.Close()
+	}
+	r.sessions = nil
+}
+
+// Temporary tables belong to a session. A source session that made one
+// gets a target session of its own, where its statements run from then
+// on, each transaction alone: two source sessions may each have a
+// temporary table of the same name. Other statements run on the main
+// session, batched.
+
+// maxTempSessions bounds the target sessions kept for source sessions
+// with temporary tables; past it the least recently used is closed, and
+// its temporary tables with it.
+const maxTempSessions = 32
+
+// tempThread returns the source session of t's statements when that
+// session made (or makes, in t) a temporary table, else 0.
+func (r *replayer) tempThread(t *apply.Txn) uint32 {
+	thread := t.Thread()
+	if thread == 0 {
+		return 0
+	}
+	for _, c := range t.Changes {
+		if c.Stmt != nil && c.Stmt.CreatesTemp {
+			if r.tempThreads == nil {
+				r.tempThreads = map[uint32]bool{}
+			}
+			r.tempThreads[thread] = true
+		}
+	}
+	if r.tempThreads[thread] {
+		return thread
+	}
+	return 0
+}
+
+// tempSession returns the target session of a source session with
+// temporary tables, opening it the first time.
+func (r *replayer) tempSession(ctx context.Context, thread uint32) (*session, error) {
+	if s := r.sessions[thread]; s != nil {
+		s.used = time.Now()
+		return s, nil
+	}
+	if len(r.sessions) >= maxTempSessions {
+		var oldest uint32
+		for id, s := range r.sessions {
+			if oldest == 0 || s.used.Before(r.sessions[oldest].used) {
+				oldest = id
+			}
+		}
+		r.env.Warnf("closing the session of source thread %d, the least recently used of %d with temporary tables: its temporary tables are gone", oldest, maxTempSessions)
+		r.sessions[oldest].conn.Close()
+		delete(r.sessions, oldest)
+		delete(r.tempThreads, oldest)
+	}
+	conn, _, err := r.spec.Connect(ctx, replayOptions)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.setup(ctx, conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if r.sessions == nil {
+		r.sessions = map[uint32]*session{}
+	}
+	s := &session{conn: conn, used: time.Now()}
+	r.sessions[thread] = s
+	return s, nil
 }
 
 // replayOptions: many statements a round trip, and an UPDATE's count is
