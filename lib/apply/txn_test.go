@@ -180,3 +180,19 @@ func TestKeys(t *testing.T) {
 		t.Errorf("a child and its parent do not conflict")
 	}
 }
+
+func TestCreatesTemp(t *testing.T) {
+	for q, want := range map[string]bool{
+		"CREATE TEMPORARY TABLE t (a INT)":               true,
+		"create or replace temporary table t (a int)":    true,
+		"/* c */ CREATE TEMPORARY TABLE IF NOT EXISTS t": true,
+		"CREATE TABLE t (a INT)":                         false,
+		"DROP TEMPORARY TABLE t":                         false,
+		"CREATE OR REPLACE TABLE t (a INT)":              false,
+		"CREATE":                                         false,
+	} {
+		if got := createsTemp([]byte(q)); got != want {
+			t.Errorf("createsTemp(%q) = %v, want %v", q, got, want)
+		}
+	}
+}

@@ -139,7 +139,12 @@ func (r *restorer) run(ctx context.Context) error {
 	if err := r.session(ctx, main); err != nil {
 		return err
 	}
-	if err := r.checkTarget(ctx); err != nil {
+	if err := r.checkTarget(ctx); errors.Is(err, errRestored) {
+		// A run after the one that finished (a retry loop, a second
+		// systemd start): what it asks for is done.
+		r.env.Infof("%s: snapshot %.12s is restored already: nothing to resume", r.spec, r.id)
+		return nil
+	} else if err != nil {
 		return err
 	}
 	r.workers = make([]*client.Conn, c.Threads)
@@ -237,6 +242,9 @@ func (r *restorer) selectedNames() []string {
 	return out
 }
 
+// errRestored: --resume of the snapshot the target has restored already.
+var errRestored = errors.New("restored already")
+
 // checkTarget refuses to overwrite anything unless told to, and prepares
 // the replay state.
 func (r *restorer) checkTarget(ctx context.Context) error {
@@ -262,6 +270,9 @@ func (r *restorer) checkTarget(ctx context.Context) error {
 	r.done = map[string]string{}
 	switch {
 	case r.cmd.Resume:
+		if cp != nil && cp.Snapshot == r.id && cp.State != apply.StateRestoring {
+			return errRestored
+		}
 		if cp == nil || cp.Snapshot != r.id || cp.State != apply.StateRestoring {
 			what := "no restore"
 			if cp != nil {
