@@ -281,6 +281,9 @@ func (r *restorer) checkTarget(ctx context.Context) error {
 			return cli.WithHint(cli.Errorf(cli.ExitRefused, "%s: nothing to resume: the target has %s, this stream is snapshot %.12s", r.spec, what, r.id),
 				"--resume continues an interrupted restore of the same snapshot; --force restores over what is there")
 		}
+		if err := r.awaitQuiet(ctx); err != nil {
+			return err
+		}
 		if r.done, err = apply.Progress(ctx, r.main, r.id); err != nil {
 			return cli.WithCode(cli.ExitIO, fmt.Errorf("%s: %w", r.spec, err))
 		}
@@ -331,6 +334,44 @@ func (r *restorer) checkpoint(ctx context.Context, state string) error {
 // doneMarker names the progress row of a step that is not a member.
 func doneMarker(member, step string) string { return member + "+" + step }
 
+// awaitQuiet waits, before a resume, until no other session works in the
+// databases to restore. A restore killed with kill -9 leaves its last
+// statement on the server, which runs to its end, or starts a moment
+// later from the socket's buffer: into a non-transactional table emptied
+// by resetNonTransactional in the meantime, its rows would come back
+// twice. Sessions idle for a while are some other client's and do not
+// count.
+func (r *restorer) awaitQuiet(ctx context.Context) error {
+	names := r.selectedNames()
+	if len(names) == 0 {
+		return nil
+	}
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = sqltext.QuoteString(n)
+	}
+	query := "SELECT ID, COMMAND, DB FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND DB IN (" + strings.Join(q, ",") +
+		") AND (COMMAND NOT IN ('Sleep', 'Daemon', 'Killed') OR COMMAND = 'Sleep' AND TIME < 2)"
+	for start := time.Now(); ; {
+		rows, err := mysqlx.Query(ctx, r.main, query)
+		if err != nil {
+			return cli.WithCode(cli.ExitIO, fmt.Errorf("%s: %w", r.spec, err))
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		if time.Since(start) > 30*time.Second {
+			return cli.WithHint(cli.Errorf(cli.ExitIO, "%s: session %s still works in database %s after 30 s", r.spec, rows[0].Str(0), rows[0].Str(2)),
+				"a resume needs the databases to itself: wait for that session, or KILL it")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // resetNonTransactional empties, before a resume, every non-transactional
 // table whose data was not finished: a member interrupted half-way left
 // rows that no transaction took back, so the table is loaded again whole.
@@ -350,9 +391,9 @@ func (r *restorer) resetNonTransactional(ctx context.Context) error {
 			if _, ok := r.done[schema]; !ok {
 				continue // not created yet, or created again from scratch
 			}
-			if err := mysqlx.Exec(ctx, r.main, "TRUNCATE TABLE "+qualified(d.Name, t.Name)); err != nil {
-				return cli.WithCode(cli.ExitIO, fmt.Errorf("%s: %w", r.spec, err))
-			}
+			// The progress rows go first: a crash in between leaves
+			// rows that the next resume empties again, never a
+			// member recorded whose rows are gone.
 			prefix := strings.TrimSuffix(schema, "schema.sql")
 			for m := range r.done {
 				if strings.HasPrefix(m, prefix+"data-") {
@@ -361,6 +402,9 @@ func (r *restorer) resetNonTransactional(ctx context.Context) error {
 			}
 			if err := mysqlx.Exec(ctx, r.main, "DELETE FROM "+apply.Schema+".snapshot_progress WHERE snapshot = "+sqltext.QuoteString(r.id)+
 				" AND member LIKE "+sqltext.QuoteString(likeEscape(prefix)+"data-%")); err != nil {
+				return cli.WithCode(cli.ExitIO, fmt.Errorf("%s: %w", r.spec, err))
+			}
+			if err := mysqlx.Exec(ctx, r.main, "TRUNCATE TABLE "+qualified(d.Name, t.Name)); err != nil {
 				return cli.WithCode(cli.ExitIO, fmt.Errorf("%s: %w", r.spec, err))
 			}
 		}
