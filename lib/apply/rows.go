@@ -49,6 +49,15 @@ type Table struct {
 
 func (t *Table) String() string { return qualified(t.DB, t.Name) }
 
+// ServerApplies reports whether the table's rows go to the server's own
+// row applier (BinlogSQL) rather than statements: when the target has
+// triggers on it (see Triggers), or a column whose bytes in the binlog
+// are not a value SQL can write back: a UUID is stored with its groups
+// in another order than it is written.
+func (t *Table) ServerApplies() bool {
+	return t.Triggers || slices.ContainsFunc(t.Cols, func(c Column) bool { return c.DataType == "uuid" })
+}
+
 func qualified(db, t string) string { return sqltext.QuoteIdent(db) + "." + sqltext.QuoteIdent(t) }
 
 // Catalog reads table definitions from the target and keeps them until
@@ -56,7 +65,7 @@ func qualified(db, t string) string { return sqltext.QuoteIdent(db) + "." + sqlt
 type Catalog struct {
 	c          *client.Conn
 	tables     map[string]*Table
-	collations map[uint32][2]string // id: name, character set
+	collations map[uint32]Collation
 }
 
 // NewCatalog reads definitions over c.
@@ -162,22 +171,24 @@ func (k *Catalog) Table(ctx context.Context, db, name string) (*Table, error) {
 	return t, nil
 }
 
-// Collation names the collation id and its character set, as the target
-// knows them.
-func (k *Catalog) Collation(ctx context.Context, id uint32) (name, charset string, ok bool, err error) {
+// Collations maps the target's collation ids to their names and
+// character sets.
+func (k *Catalog) Collations(ctx context.Context) (map[uint32]Collation, error) {
 	if k.collations == nil {
 		rows, err := mysqlx.Query(ctx, k.c, "SELECT ID, COLLATION_NAME, CHARACTER_SET_NAME FROM information_schema.COLLATIONS")
 		if err != nil {
-			return "", "", false, fmt.Errorf("read collations: %w", err)
+			return nil, fmt.Errorf("read collations: %w", err)
 		}
-		k.collations = map[uint32][2]string{}
+		k.collations = map[uint32]Collation{}
 		for _, r := range rows {
-			k.collations[uint32(r.Uint(0))] = [2]string{r.Str(1), r.Str(2)}
+			k.collations[uint32(r.Uint(0))] = Collation{Name: r.Str(1), Charset: r.Str(2)}
 		}
 	}
-	c, ok := k.collations[id]
-	return c[0], c[1], ok, nil
+	return k.collations, nil
 }
+
+// Collation is a collation's name and its character set's.
+type Collation struct{ Name, Charset string }
 
 // DivergedError is a target that does not hold what the binlog says it
 // must: a missing table or row, a duplicate key, other columns.

@@ -3,6 +3,7 @@ package apply
 import (
 	"encoding/binary"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -176,7 +177,7 @@ func ParseStatusVars(b []byte) (StatusVars, error) {
 // SessionSQL is the statements that put a session in the state the
 // source's session was in for this statement, in the form mariadb-binlog
 // prints them (numeric codes are what the server reads from them).
-func (v StatusVars) SessionSQL(time uint32) []string {
+func (v StatusVars) SessionSQL(time uint32, collations map[uint32]Collation) []string {
 	var out []string
 	if v.Micros >= 0 {
 		out = append(out, fmt.Sprintf("SET TIMESTAMP = %d.%06d", time, v.Micros))
@@ -195,8 +196,15 @@ func (v StatusVars) SessionSQL(time uint32) []string {
 		out = append(out, fmt.Sprintf("SET @@session.auto_increment_increment = %d, @@session.auto_increment_offset = %d", v.AutoIncIncrement, v.AutoIncOffset))
 	}
 	if v.HasCharset {
-		out = append(out, fmt.Sprintf("SET @@session.character_set_client = %d, @@session.collation_connection = %d, @@session.collation_server = %d",
-			v.CharsetClient, v.CollationConnection, v.CollationServer))
+		// character_set_client takes a number only when it is a
+		// character set's default collation: by name, where the target
+		// knows it.
+		client := strconv.FormatUint(uint64(v.CharsetClient), 10)
+		if c, ok := collations[uint32(v.CharsetClient)]; ok {
+			client = c.Charset
+		}
+		out = append(out, fmt.Sprintf("SET @@session.character_set_client = %s, @@session.collation_connection = %d, @@session.collation_server = %d",
+			client, v.CollationConnection, v.CollationServer))
 	}
 	if v.TimeZone != "" {
 		out = append(out, "SET @@session.time_zone = "+quoteASCII(v.TimeZone))

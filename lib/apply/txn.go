@@ -276,12 +276,27 @@ func isDDL(q []byte) bool {
 	return true
 }
 
+// OnDatabase reports whether the statement is CREATE, ALTER or DROP of a
+// DATABASE (or SCHEMA).
+func (st *Statement) OnDatabase() bool {
+	words := bytes.Fields(skipComments(st.SQL))
+	if len(words) > 3 && bytes.EqualFold(words[1], []byte("OR")) && bytes.EqualFold(words[2], []byte("REPLACE")) {
+		words = append(words[:1:1], words[3:]...)
+	}
+	if len(words) < 2 {
+		return false
+	}
+	verb, what := words[0], words[1]
+	return (bytes.EqualFold(verb, []byte("CREATE")) || bytes.EqualFold(verb, []byte("ALTER")) || bytes.EqualFold(verb, []byte("DROP"))) &&
+		(bytes.EqualFold(what, []byte("DATABASE")) || bytes.EqualFold(what, []byte("SCHEMA")))
+}
+
 // createsTemp reports whether a statement is CREATE [OR REPLACE]
 // TEMPORARY TABLE.
 func createsTemp(q []byte) bool {
 	words := bytes.Fields(skipComments(q))
 	if len(words) > 3 && bytes.EqualFold(words[1], []byte("OR")) && bytes.EqualFold(words[2], []byte("REPLACE")) {
-		words = append(words[:1], words[3:]...)
+		words = append(words[:1:1], words[3:]...)
 	}
 	return len(words) > 2 && bytes.EqualFold(words[0], []byte("CREATE")) && bytes.EqualFold(words[1], []byte("TEMPORARY")) && bytes.EqualFold(words[2], []byte("TABLE"))
 }

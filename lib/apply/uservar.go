@@ -83,10 +83,10 @@ func ParseUserVar(b []byte) (UserVar, error) {
 	return v, nil
 }
 
-// SQL sets the variable as the source had it. collation names a string's
-// collation and its character set; a collation it does not know leaves
-// the bytes as binary.
-func (v UserVar) SQL(collation func(id uint32) (name, charset string, ok bool)) string {
+// SQL sets the variable as the source had it. collations names a
+// string's collation and its character set; a collation it does not have
+// leaves the bytes as binary.
+func (v UserVar) SQL(collations map[uint32]Collation) string {
 	b := []byte("SET @")
 	b = sqltext.AppendIdent(b, v.Name)
 	b = append(b, " := "...)
@@ -105,21 +105,17 @@ func (v UserVar) SQL(collation func(id uint32) (name, charset string, ok bool)) 
 		d, _ := decodeDecimal(v.Value)
 		b = append(b, d...)
 	default:
-		name, charset, ok := "", "binary", false
-		if collation != nil {
-			name, charset, ok = collation(v.Collation)
+		c, ok := collations[v.Collation]
+		if !ok {
+			c.Charset = "binary"
 		}
 		b = append(b, '_')
-		if ok {
-			b = append(b, charset...)
-		} else {
-			b = append(b, "binary"...)
-		}
+		b = append(b, c.Charset...)
 		b = append(b, ' ')
 		b = sqltext.AppendHex(b, v.Value)
 		if ok {
 			b = append(b, " COLLATE "...)
-			b = sqltext.AppendIdent(b, name)
+			b = sqltext.AppendIdent(b, c.Name)
 		}
 	}
 	return string(b)

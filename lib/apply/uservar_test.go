@@ -19,15 +19,7 @@ var userVarBodies = map[string]string{
 	"02000000646300040800000004000000020180 05":          "SET @`dc` := 0.5",
 }
 
-func collations(id uint32) (string, string, bool) {
-	switch id {
-	case 5:
-		return "latin1_german1_ci", "latin1", true
-	case 63:
-		return "binary", "binary", true
-	}
-	return "", "", false
-}
+var collations = map[uint32]Collation{5: {"latin1_german1_ci", "latin1"}, 63: {"binary", "binary"}}
 
 func TestUserVar(t *testing.T) {
 	for h, want := range userVarBodies {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/dr-mysql/dr/lib/apply"
 	"github.com/dr-mysql/dr/lib/binlogdir"
@@ -68,6 +69,7 @@ type replayer struct {
 	pending    *apply.Txn    // the last transaction seen, applied or skipped, not yet in cp
 	fkOff      bool          // foreign_key_checks is off after the statements so far
 	sqlFormat  *apply.Format // --sql: the format description printed last
+	sqlDDL     bool          // --sql: a DDL was printed
 	// Source sessions that made temporary tables, and the target
 	// sessions that hold them (see tempSession).
 	tempThreads map[uint32]bool
@@ -576,6 +578,16 @@ func (r *replayer) add(ctx context.Context, t *apply.Txn) error {
 		if db == apply.Schema || (r.filter != nil && !r.filter(db, name)) {
 			continue
 		}
+		if r.cmd.SQL && r.sqlDDL {
+			// --sql after a DDL: the target, read for definitions,
+			// may not have that DDL yet (a pipe applies it some
+			// time later); the server's applier needs none.
+			if err := r.pushBinlog(t, qualified(db, name), c); err != nil {
+				return err
+			}
+			r.countRows(e)
+			continue
+		}
 		tbl, err := r.cat.Table(ctx, db, name)
 		if err != nil {
 			return r.diverged(t, c.Pos, err)
@@ -583,8 +595,8 @@ func (r *replayer) add(ctx context.Context, t *apply.Txn) error {
 		if len(r.workers) > 0 {
 			tbl.Keys(e, r.cur.addKey)
 		}
-		if tbl.Triggers {
-			if err := r.pushBinlog(t, tbl, c); err != nil {
+		if tbl.ServerApplies() {
+			if err := r.pushBinlog(t, tbl.String(), c); err != nil {
 				return err
 			}
 		} else {
@@ -598,11 +610,7 @@ func (r *replayer) add(ctx context.Context, t *apply.Txn) error {
 			}
 			r.push(t, stmts...)
 		}
-		if e.Type() == 2 { // update: a before and an after image a row
-			r.rows += int64(len(e.Rows) / 2)
-		} else {
-			r.rows += int64(len(e.Rows))
-		}
+		r.countRows(e)
 	}
 	if r.fkOff {
 		// Each transaction leaves the session as it found it: in
@@ -619,10 +627,10 @@ func (r *replayer) add(ctx context.Context, t *apply.Txn) error {
 	return nil
 }
 
-// pushBinlog appends the rows of c, a table with triggers on the target,
-// as a BINLOG statement; the session that runs it gets the file's format
+// pushBinlog appends the rows of c, on a table the server applies rows to
+// (apply.Table.ServerApplies), as a BINLOG statement; the session that runs it gets the file's format
 // description first where it does not have it yet (withFormats).
-func (r *replayer) pushBinlog(t *apply.Txn, tbl *apply.Table, c apply.Change) error {
+func (r *replayer) pushBinlog(t *apply.Txn, table string, c apply.Change) error {
 	if t.Format == nil {
 		return cli.Errorf(cli.ExitCorrupt, "%s:%d (%s): rows event before the file's format description", t.File, c.Pos, t.Label())
 	}
@@ -630,8 +638,17 @@ func (r *replayer) pushBinlog(t *apply.Txn, tbl *apply.Table, c apply.Change) er
 	if err != nil {
 		return cli.Errorf(cli.ExitCorrupt, "%s: %v (%s)", t.File, err, t.Label())
 	}
-	r.push(t, apply.Stmt{SQL: sql, Want: -1, What: "rows of " + tbl.String() + ", a table with triggers, by the server's row applier", Format: t.Format})
+	r.push(t, apply.Stmt{SQL: sql, Want: -1, What: "rows of " + table + " by the server's row applier", Format: t.Format})
 	return nil
+}
+
+// countRows counts the rows of a rows event.
+func (r *replayer) countRows(e *replication.RowsEvent) {
+	if e.Type() == replication.EnumRowsEventTypeUpdate { // a before and an after image a row
+		r.rows += int64(len(e.Rows) / 2)
+	} else {
+		r.rows += int64(len(e.Rows))
+	}
 }
 
 // withFormats puts the BINLOG statement of a format description before
@@ -681,23 +698,21 @@ func (r *replayer) push(t *apply.Txn, stmts ...apply.Stmt) {
 
 // statementSQL runs a QUERY event's statement as the source's session did.
 func (r *replayer) statementSQL(ctx context.Context, st *apply.Statement) ([]apply.Stmt, error) {
+	collations, err := r.cat.Collations(ctx)
+	if err != nil {
+		return nil, r.targetError(err)
+	}
 	var out []apply.Stmt
 	for _, v := range st.UserVars {
-		var err error
-		sql := v.SQL(func(id uint32) (string, string, bool) {
-			name, charset, ok, e := r.cat.Collation(ctx, id)
-			err = e
-			return name, charset, ok
-		})
-		if err != nil {
-			return nil, r.targetError(err)
-		}
-		out = append(out, apply.Stmt{SQL: sql, Want: -1})
+		out = append(out, apply.Stmt{SQL: v.SQL(collations), Want: -1})
 	}
-	if st.DB != "" {
+	// A statement on a database as a whole is logged in the database it
+	// names (CREATE DATABASE), or in one that may be gone: its default
+	// database means nothing, as the server's own applier knows.
+	if st.DB != "" && !st.OnDatabase() {
 		out = append(out, apply.Stmt{SQL: "USE " + sqltext.QuoteIdent(st.DB), Want: -1})
 	}
-	for _, s := range st.Vars.SessionSQL(st.Time) {
+	for _, s := range st.Vars.SessionSQL(st.Time, collations) {
 		out = append(out, apply.Stmt{SQL: s, Want: -1})
 	}
 	for _, s := range st.Pre {
@@ -929,6 +944,7 @@ func (r *replayer) ddl(ctx context.Context, t *apply.Txn) error {
 		stmts = append(stmts, r.resetSession()...)
 		if r.cmd.SQL {
 			r.pending = t
+			r.sqlDDL = true
 			if err := r.printBatch(stmts); err != nil {
 				return err
 			}
@@ -943,6 +959,12 @@ func (r *replayer) ddl(ctx context.Context, t *apply.Txn) error {
 			err = r.withGTID(ctx, s, t, func() error {
 				for _, st := range stmts {
 					err := r.exec(ctx, s, []apply.Stmt{st})
+					if err != nil && mysqlx.ErrorCode(err) == 1049 && strings.HasPrefix(st.SQL, "USE ") {
+						// The session's database is gone; the statement
+						// ran on the source all the same, so it does not
+						// need it.
+						continue
+					}
 					if err != nil && redo && slices.Contains(ddlRedoCodes, mysqlx.ErrorCode(err)) {
 						r.env.Infof("%s was applied before the interruption: %v", t.Label(), err)
 						continue
