@@ -7,6 +7,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,14 +70,19 @@ var schemaDDL = []string{
 		"applied DATETIME(6) NOT NULL, " +
 		"PRIMARY KEY (snapshot, member)" +
 		") ENGINE=InnoDB",
-	// The transactions past the checkpoint that parallel binlog replay
-	// applied, a row a connection, written in the transaction that
-	// applied them; emptied when the checkpoint passes them.
+	// The source transactions past the checkpoint that parallel binlog
+	// replay applied, by where they end, a row each, written in the
+	// transaction that applied them; deleted in the one that moves the
+	// checkpoint past them.
 	"CREATE TABLE IF NOT EXISTS " + Schema + ".replay_done (" +
-		"worker SMALLINT UNSIGNED NOT NULL PRIMARY KEY, " +
-		"txns MEDIUMTEXT NOT NULL" +
+		"binlog_file VARCHAR(255) NOT NULL, " +
+		"binlog_end BIGINT UNSIGNED NOT NULL, " +
+		"PRIMARY KEY (binlog_file, binlog_end)" +
 		") ENGINE=InnoDB",
 }
+
+// SchemaDDL is the statements EnsureSchema runs.
+func SchemaDDL() []string { return slices.Clone(schemaDDL) }
 
 // EnsureSchema creates the dr_replay schema where it is missing.
 func EnsureSchema(ctx context.Context, c *client.Conn) error {
@@ -91,7 +97,7 @@ func EnsureSchema(ctx context.Context, c *client.Conn) error {
 func ReadCheckpoint(ctx context.Context, c *client.Conn) (*Checkpoint, error) {
 	rows, err := mysqlx.Query(ctx, c, "SELECT state, snapshot, source_server_id, source_uuid, source_flavor, source_version, "+
 		"source_address, binlog_file, binlog_pos, gtid_set, DATE_FORMAT(updated, '%Y-%m-%dT%H:%i:%s.%fZ') FROM "+Schema+".checkpoint WHERE id = 1")
-	if code := mysqlx.ErrorCode(err); code == 1146 || code == 1049 {
+	if NoSchema(err) {
 		return nil, nil // no such table or database
 	}
 	if err != nil {
@@ -122,37 +128,58 @@ func WriteCheckpointSQL(cp *Checkpoint) string {
 		q(cp.Updated.UTC().Format("2006-01-02 15:04:05.999999")))
 }
 
-// DoneSQL records, in the transaction that applied them, that worker
-// applied the source transactions named by txns (their file:end).
-func DoneSQL(worker int, txns []string) string {
-	return fmt.Sprintf("REPLACE INTO %s.replay_done (worker, txns) VALUES (%d, %s)", Schema, worker, sqltext.QuoteString(strings.Join(txns, "\n")))
+// DoneSQL records, in the transaction that applied them, that the source
+// transactions ending at ends are applied.
+func DoneSQL(ends []snapfmt.BinlogPos) string {
+	return "INSERT INTO " + Schema + ".replay_done (binlog_file, binlog_end) VALUES " + endList(ends)
 }
 
-// ClearDoneSQL forgets the transactions DoneSQL recorded, in the
-// transaction that moves the checkpoint past them.
+// ForgetDoneSQL deletes what DoneSQL recorded of ends, in the transaction
+// that moves the checkpoint past them.
+func ForgetDoneSQL(ends []snapfmt.BinlogPos) string {
+	return "DELETE FROM " + Schema + ".replay_done WHERE (binlog_file, binlog_end) IN (" + endList(ends) + ")"
+}
+
+func endList(ends []snapfmt.BinlogPos) string {
+	var b strings.Builder
+	for i, e := range ends {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "(%s,%d)", sqltext.QuoteString(e.File), e.Pos)
+	}
+	return b.String()
+}
+
+// ClearDoneSQL forgets every transaction DoneSQL recorded: for a new
+// start (a snapshot restored, or replay from --start-*), after which
+// they mean nothing.
 const ClearDoneSQL = "DELETE FROM " + Schema + ".replay_done"
 
 // ReadDone returns the transactions recorded by DoneSQL, nil if none.
-func ReadDone(ctx context.Context, c *client.Conn) (map[string]bool, error) {
-	rows, err := mysqlx.Query(ctx, c, "SELECT txns FROM "+Schema+".replay_done")
-	if code := mysqlx.ErrorCode(err); code == 1146 || code == 1049 {
+func ReadDone(ctx context.Context, c *client.Conn) (map[snapfmt.BinlogPos]bool, error) {
+	rows, err := mysqlx.Query(ctx, c, "SELECT binlog_file, binlog_end FROM "+Schema+".replay_done")
+	if NoSchema(err) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s.replay_done: %w", Schema, err)
 	}
-	var done map[string]bool
+	var done map[snapfmt.BinlogPos]bool
 	for _, r := range rows {
-		for _, t := range strings.Split(r.Str(0), "\n") {
-			if t != "" {
-				if done == nil {
-					done = map[string]bool{}
-				}
-				done[t] = true
-			}
+		if done == nil {
+			done = map[snapfmt.BinlogPos]bool{}
 		}
+		done[snapfmt.BinlogPos{File: r.Str(0), Pos: r.Uint(1)}] = true
 	}
 	return done, nil
+}
+
+// NoSchema reports whether err says the dr_replay schema or one of its
+// tables is not there (yet).
+func NoSchema(err error) bool {
+	code := mysqlx.ErrorCode(err)
+	return code == 1146 || code == 1049
 }
 
 // ProgressSQL records that a member of a snapshot is applied.
@@ -166,7 +193,7 @@ func ProgressSQL(snapshot, member, blake3 string, rows int64, at time.Time) stri
 // their BLAKE3.
 func Progress(ctx context.Context, c *client.Conn, snapshot string) (map[string]string, error) {
 	rows, err := mysqlx.Query(ctx, c, "SELECT member, blake3 FROM "+Schema+".snapshot_progress WHERE snapshot = "+sqltext.QuoteString(snapshot))
-	if code := mysqlx.ErrorCode(err); code == 1146 || code == 1049 {
+	if NoSchema(err) {
 		return map[string]string{}, nil
 	}
 	if err != nil {

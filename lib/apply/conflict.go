@@ -26,47 +26,60 @@ import (
 //     may fold ('a' = 'A', trailing spaces), that has a FLOAT or a
 //     generated column, or that the image leaves out: every change of
 //     the table then meets every other;
-//   - the table as a whole, when it has no unique key: its rows have no
-//     identity to tell apart;
-//   - the tables that foreign keys link, each as a whole: a child row
-//     needs its parent, and a cascade changes rows the binlog does not
-//     show.
+//   - the table as a whole, when it has no unique key of NOT NULL
+//     columns: its rows may have no identity to tell apart;
+//   - the tables that foreign keys link, directly or through others, as
+//     one whole: a child row needs its parent, and a cascade changes
+//     rows the binlog does not show, as far as the links go.
 
 // seed is this process's: keys are compared within one run only.
 var seed = maphash.MakeSeed()
 
+// Key is a conflict key: a row's value of a unique index (Row), and the
+// index (Index). A key whose Row is its Index stands for the whole index
+// (or table): it meets every row key of that index too (see the
+// partition of parallel apply).
+type Key struct{ Row, Index uint64 }
+
+// Wide reports whether k stands for its whole index.
+func (k Key) Wide() bool { return k.Row == k.Index }
+
 // Keys calls add with the conflict keys of the rows of e, a rows event on
 // t.
-func (t *Table) Keys(e *replication.RowsEvent, add func(uint64)) {
+func (t *Table) Keys(e *replication.RowsEvent, add func(Key)) {
 	t.keys(e.Type() == replication.EnumRowsEventTypeUpdate, e.Rows, func(i int) []int { return present(t, e, i) }, add)
 }
 
 // keys is Keys for rows (before and after images in turn for an update),
 // with the columns that image i carries.
-func (t *Table) keys(update bool, rows [][]any, present func(i int) []int, add func(uint64)) {
+func (t *Table) keys(update bool, rows [][]any, present func(i int) []int, add func(Key)) {
 	var h maphash.Hash
 	h.SetSeed(seed)
-	start := func(kind byte, table string, index int) {
+	start := func(kind byte, name string, index int) {
 		h.Reset()
 		h.WriteByte(kind)
-		h.WriteString(table)
+		h.WriteString(name)
 		var b [8]byte
 		binary.LittleEndian.PutUint64(b[:], uint64(index))
 		h.Write(b[:])
 	}
-	for _, r := range t.Related {
-		start('f', r, 0)
-		add(h.Sum64())
+	wide := func(kind byte, name string, index int) {
+		start(kind, name, index)
+		k := h.Sum64()
+		add(Key{k, k})
 	}
-	if len(t.Uniques) == 0 {
-		start('t', t.String(), 0)
-		add(h.Sum64())
+	if t.Family != "" {
+		wide('f', t.Family, 0)
+	}
+	if t.Key == nil {
+		// No unique key of NOT NULL columns: rows with NULLs in every
+		// unique key have no identity to tell apart.
+		wide('t', t.String(), 0)
 		return
 	}
 	for u, cols := range t.Uniques {
 		if !t.exact(cols) {
-			start('i', t.String(), u)
-			add(h.Sum64())
+			wide('i', t.String(), u)
 		}
 	}
 	for i, row := range rows {
@@ -83,6 +96,8 @@ func (t *Table) keys(update bool, rows [][]any, present func(i int) []int, add f
 			if !t.exact(key) {
 				continue
 			}
+			start('i', t.String(), u)
+			index := h.Sum64()
 			start('r', t.String(), u)
 			for _, c := range key {
 				var v any
@@ -94,8 +109,7 @@ func (t *Table) keys(update bool, rows [][]any, present func(i int) []int, add f
 				default:
 					// A partial image without it: the whole index,
 					// to be safe.
-					start('i', t.String(), u)
-					add(h.Sum64())
+					add(Key{index, index})
 					continue keys
 				}
 				if v == nil {
@@ -103,7 +117,7 @@ func (t *Table) keys(update bool, rows [][]any, present func(i int) []int, add f
 				}
 				writeValue(&h, v)
 			}
-			add(h.Sum64())
+			add(Key{h.Sum64(), index})
 		}
 	}
 }
@@ -163,8 +177,8 @@ func writeValue(h *maphash.Hash, v any) {
 		writeBytes(h, fmt.Append(nil, v))
 		return
 	}
-	// Integers of every width and sign hash alike: a signed image of an
-	// unsigned column is the same key as its unsigned form.
+	// The decoder gives a column's values one Go type, so a value's
+	// bits are enough; b[0] keeps numbers apart from strings.
 	b[0] = 'n'
 	h.Write(b[:])
 }

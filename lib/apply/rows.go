@@ -37,10 +37,11 @@ type Table struct {
 	// Uniques lists every unique key (the primary key first), each as
 	// its columns, for the conflicts of parallel apply (see Keys).
 	Uniques [][]int
-	// Related names the tables a foreign key links this one to, either
-	// way (qualified), and itself when there is any: their rows are
-	// checked, or cascade, across tables.
-	Related []string
+	// Family names the tables that foreign keys link to this one,
+	// directly or through others (the first of their names), "" for a
+	// table without foreign keys: their rows are checked, and cascade,
+	// across tables.
+	Family string
 	// Triggers: the target has triggers on the table. Its rows go through
 	// the server's own row applier (BinlogSQL), which does not fire them:
 	// what they did on the source is in the binlog as rows already.
@@ -66,13 +67,14 @@ type Catalog struct {
 	c          *client.Conn
 	tables     map[string]*Table
 	collations map[uint32]Collation
+	families   map[string]string // qualified table: its foreign-key family
 }
 
 // NewCatalog reads definitions over c.
 func NewCatalog(c *client.Conn) *Catalog { return &Catalog{c: c, tables: map[string]*Table{}} }
 
 // Forget drops what is known: after DDL.
-func (k *Catalog) Forget() { clear(k.tables) }
+func (k *Catalog) Forget() { clear(k.tables); k.families = nil }
 
 // Table returns the definition of db.name on the target.
 func (k *Catalog) Table(ctx context.Context, db, name string) (*Table, error) {
@@ -111,8 +113,9 @@ func (k *Catalog) Table(ctx context.Context, db, name string) (*Table, error) {
 		})
 		byName[strings.ToLower(r.Str(0))] = i
 	}
+	// LEFT JOIN: MySQL's functional key parts have no column.
 	rows, err = mysqlx.Query(ctx, k.c, "SELECT s.INDEX_NAME, s.COLUMN_NAME, s.SUB_PART, c.IS_NULLABLE FROM information_schema.STATISTICS s "+
-		"JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME "+
+		"LEFT JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME "+
 		"WHERE s.NON_UNIQUE = 0 AND s.TABLE_SCHEMA = "+q(db)+" AND s.TABLE_NAME = "+q(name)+
 		" ORDER BY s.INDEX_NAME <> 'PRIMARY', s.INDEX_NAME, s.SEQ_IN_INDEX")
 	if err != nil {
@@ -137,30 +140,22 @@ func (k *Catalog) Table(ctx context.Context, db, name string) (*Table, error) {
 		}
 		r := rows[i]
 		idx, found := byName[strings.ToLower(r.Str(1))]
-		if !found {
+		if !found || r.Null(1) || !r.Null(2) {
+			// An expression, or a prefix of the column: values this
+			// code cannot compare as the index does (see Keys).
 			ok = false
-			all = append(all, -1) // a column this code cannot see: see Keys
+			all = append(all, -1)
 			continue
 		}
 		all = append(all, idx)
-		if !r.Null(2) || r.Str(3) != "NO" || t.Cols[idx].Generated {
+		if r.Str(3) != "NO" || t.Cols[idx].Generated {
 			ok = false
 			continue
 		}
 		cols = append(cols, idx)
 	}
-	rows, err = mysqlx.Query(ctx, k.c, "SELECT DISTINCT TABLE_SCHEMA, TABLE_NAME, REFERENCED_TABLE_SCHEMA, REFERENCED_TABLE_NAME FROM information_schema.KEY_COLUMN_USAGE "+
-		"WHERE REFERENCED_TABLE_NAME IS NOT NULL AND (TABLE_SCHEMA = "+q(db)+" AND TABLE_NAME = "+q(name)+
-		" OR REFERENCED_TABLE_SCHEMA = "+q(db)+" AND REFERENCED_TABLE_NAME = "+q(name)+")")
-	if err != nil {
-		return nil, fmt.Errorf("read foreign keys of %s: %w", t, err)
-	}
-	for _, r := range rows {
-		for _, q := range []string{qualified(r.Str(0), r.Str(1)), qualified(r.Str(2), r.Str(3))} {
-			if !slices.Contains(t.Related, q) {
-				t.Related = append(t.Related, q)
-			}
-		}
+	if t.Family, err = k.family(ctx, t.String()); err != nil {
+		return nil, err
 	}
 	rows, err = mysqlx.Query(ctx, k.c, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = "+q(db)+" AND EVENT_OBJECT_TABLE = "+q(name))
 	if err != nil {
@@ -169,6 +164,41 @@ func (k *Catalog) Table(ctx context.Context, db, name string) (*Table, error) {
 	t.Triggers = rows[0].Uint(0) > 0
 	k.tables[key] = t
 	return t, nil
+}
+
+// family returns the foreign-key family of the table named (qualified):
+// the first name of the tables linked to it, directly or through others,
+// or "" when no foreign key links it. The links are read once, until
+// Forget.
+func (k *Catalog) family(ctx context.Context, table string) (string, error) {
+	if k.families == nil {
+		rows, err := mysqlx.Query(ctx, k.c, "SELECT DISTINCT TABLE_SCHEMA, TABLE_NAME, REFERENCED_TABLE_SCHEMA, REFERENCED_TABLE_NAME "+
+			"FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_NAME IS NOT NULL")
+		if err != nil {
+			return "", fmt.Errorf("read foreign keys: %w", err)
+		}
+		parent := map[string]string{}
+		var find func(string) string
+		find = func(x string) string {
+			p, ok := parent[x]
+			if !ok || p == x {
+				parent[x] = x
+				return x
+			}
+			root := find(p)
+			parent[x] = root
+			return root
+		}
+		for _, r := range rows {
+			a, b := find(qualified(r.Str(0), r.Str(1))), find(qualified(r.Str(2), r.Str(3)))
+			parent[max(a, b)] = min(a, b)
+		}
+		k.families = map[string]string{}
+		for x := range parent {
+			k.families[x] = find(x)
+		}
+	}
+	return k.families[table], nil
 }
 
 // Collations maps the target's collation ids to their names and

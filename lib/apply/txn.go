@@ -31,6 +31,10 @@ type Txn struct {
 type Format struct {
 	Raw []byte
 	Alg byte // checksum algorithm
+	// Start: the source wrote the file when it started (the event's
+	// create time is set), so its sessions, and their temporary
+	// tables, are new.
+	Start bool
 }
 
 // HasDDL reports whether the transaction holds a statement that is not
@@ -142,10 +146,11 @@ func (d *Decoder) Feed(ev binlogdir.Event) (*Txn, error) {
 		// was cut off by the source's crash and never committed.
 		d.cur, d.pre, d.vars = nil, nil, nil
 		clear(d.maps)
+		start := false
 		if fd, err := binlogdir.ParseFormatDescription(ev.Data); err == nil {
-			d.alg = fd.ChecksumAlg
+			d.alg, start = fd.ChecksumAlg, fd.Created != 0
 		}
-		d.format = &Format{Raw: bytes.Clone(ev.Data), Alg: d.alg}
+		d.format = &Format{Raw: bytes.Clone(ev.Data), Alg: d.alg, Start: start}
 	}
 	switch h.Type {
 	case binlogdir.RandEvent:

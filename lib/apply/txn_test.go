@@ -118,23 +118,29 @@ func TestKeys(t *testing.T) {
 	tbl := &Table{DB: "d", Name: "t", Cols: []Column{
 		{Name: "id", DataType: "int"}, {Name: "email", DataType: "varchar", Charset: "utf8mb4"},
 		{Name: "code", DataType: "varbinary", Charset: "binary"}, {Name: "v", DataType: "int"},
-	}, Uniques: [][]int{{0}, {1}, {2}}}
-	keys := func(tb *Table, update bool, rows ...[]any) map[uint64]bool {
-		got := map[uint64]bool{}
-		all := func(i int) []int {
+	}, Key: []int{0}, Uniques: [][]int{{0}, {1}, {2}}}
+	all := func(rows [][]any) func(int) []int {
+		return func(i int) []int {
 			var cols []int
 			for c := range rows[i] {
 				cols = append(cols, c)
 			}
 			return cols
 		}
-		tb.keys(update, rows, all, func(k uint64) { got[k] = true })
+	}
+	keys := func(tb *Table, update bool, rows ...[]any) []Key {
+		var got []Key
+		tb.keys(update, rows, all(rows), func(k Key) { got = append(got, k) })
 		return got
 	}
-	shared := func(a, b map[uint64]bool) bool {
-		for k := range a {
-			if b[k] {
-				return true
+	// meet is the rule of parallel apply's partition: the same row key,
+	// or a whole-index key and any key of that index.
+	meet := func(a, b []Key) bool {
+		for _, x := range a {
+			for _, y := range b {
+				if x.Row == y.Row || (x.Wide() || y.Wide()) && x.Index == y.Index {
+					return true
+				}
 			}
 		}
 		return false
@@ -142,42 +148,49 @@ func TestKeys(t *testing.T) {
 	const ins = false
 	a := keys(tbl, ins, []any{int32(1), "x@y", []byte("c1"), int32(5)})
 	b := keys(tbl, ins, []any{int32(2), "z@y", []byte("c2"), int32(5)})
-	c := keys(tbl, ins, []any{int32(3), "q@y", []byte("c1"), int32(5)})
 	// The collated email is one key for the table: a and b meet there.
-	if !shared(a, b) {
+	if !meet(a, b) {
 		t.Errorf("rows with a collated unique key do not conflict")
 	}
 	tbl.Uniques = [][]int{{0}, {2}}
 	a = keys(tbl, ins, []any{int32(1), "x@y", []byte("c1"), int32(5)})
 	b = keys(tbl, ins, []any{int32(2), "z@y", []byte("c2"), int32(5)})
-	c = keys(tbl, ins, []any{int32(3), "q@y", []byte("c1"), int32(5)})
-	if shared(a, b) {
+	c := keys(tbl, ins, []any{int32(3), "q@y", []byte("c1"), int32(5)})
+	if meet(a, b) {
 		t.Errorf("rows with different keys conflict")
 	}
-	if !shared(a, c) {
+	if !meet(a, c) {
 		t.Errorf("rows with the same binary unique value do not conflict")
 	}
 	// NULL in a unique key meets nothing.
 	n1 := keys(tbl, ins, []any{int32(4), nil, nil, int32(5)})
 	n2 := keys(tbl, ins, []any{int32(5), nil, nil, int32(5)})
-	if shared(n1, n2) {
+	if meet(n1, n2) {
 		t.Errorf("NULL unique values conflict")
 	}
 	// An UPDATE's after image without the key: the before image has it.
 	upd := keys(tbl, true, []any{int32(1), "x@y", []byte("c9"), int32(5)}, []any{int32(1), "x@y", []byte("c9"), int32(6)})
-	if !shared(upd, a) {
+	if !meet(upd, a) {
 		t.Errorf("an UPDATE of row 1 does not meet the INSERT of row 1")
 	}
-	// No unique key: the whole table.
-	bare := &Table{DB: "d", Name: "t2", Cols: tbl.Cols}
-	if !shared(keys(bare, ins, []any{int32(1), "a", nil, int32(1)}), keys(bare, ins, []any{int32(2), "b", nil, int32(2)})) {
-		t.Errorf("rows of a table without a unique key do not conflict")
+	// A partial image without the unique column: the whole index, which
+	// meets every row of it.
+	rows := [][]any{{int32(1), nil, nil, nil}}
+	var partial []Key
+	tbl.keys(false, rows, func(int) []int { return []int{0} }, func(k Key) { partial = append(partial, k) })
+	if !meet(partial, c) {
+		t.Errorf("a DELETE by primary key only does not meet an INSERT of its old unique value")
 	}
-	// Foreign keys: a child and its parent meet.
-	child := &Table{DB: "d", Name: "c", Cols: tbl.Cols[:1], Uniques: [][]int{{0}}, Related: []string{"`d`.`c`", "`d`.`p`"}}
-	parent := &Table{DB: "d", Name: "p", Cols: tbl.Cols[:1], Uniques: [][]int{{0}}, Related: []string{"`d`.`c`", "`d`.`p`"}}
-	if !shared(keys(child, ins, []any{int32(1)}), keys(parent, ins, []any{int32(2)})) {
-		t.Errorf("a child and its parent do not conflict")
+	// No unique key of NOT NULL columns: the whole table.
+	bare := &Table{DB: "d", Name: "t2", Cols: tbl.Cols, Uniques: [][]int{{2}}}
+	if !meet(keys(bare, ins, []any{int32(1), "a", nil, int32(1)}), keys(bare, ins, []any{int32(2), "b", nil, int32(2)})) {
+		t.Errorf("rows of a table without a NOT NULL unique key do not conflict")
+	}
+	// Foreign keys: two tables of one family meet.
+	child := &Table{DB: "d", Name: "c", Cols: tbl.Cols[:1], Key: []int{0}, Uniques: [][]int{{0}}, Family: "`d`.`a`"}
+	other := &Table{DB: "d", Name: "o", Cols: tbl.Cols[:1], Key: []int{0}, Uniques: [][]int{{0}}, Family: "`d`.`a`"}
+	if !meet(keys(child, ins, []any{int32(1)}), keys(other, ins, []any{int32(2)})) {
+		t.Errorf("two tables of a foreign-key family do not conflict")
 	}
 }
 

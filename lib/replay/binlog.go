@@ -74,10 +74,13 @@ type replayer struct {
 	// sessions that hold them (see tempSession).
 	tempThreads map[uint32]bool
 	sessions    map[uint32]*session
+	startFormat *apply.Format // the last file the source wrote at its start
 	// done holds the transactions after the checkpoint that a parallel
-	// run applied before it was cut off (see parallel.go).
-	done    map[string]bool
-	partial int64 // transactions applied and recorded as done, past the checkpoint
+	// run applied before it was cut off (see parallel.go), until they
+	// are met; consumed, those met since the last checkpoint.
+	done     map[snapfmt.BinlogPos]bool
+	consumed []snapfmt.BinlogPos
+	partial  int64 // transactions applied and recorded as done, past the checkpoint
 
 	started                          time.Time
 	txns, rows, stmts, skipped, ddls int64
@@ -292,9 +295,17 @@ func (r *replayer) startPoint(ctx context.Context) error {
 		r.cp = &apply.Checkpoint{State: apply.StateRestored}
 	case f.StartGTID != "":
 		r.cp = &apply.Checkpoint{State: apply.StateRestored, GTIDSet: f.StartGTID}
-	default:
+	}
+	if r.cp == nil {
 		return cli.WithHint(cli.Errorf(cli.ExitUsage, "%s has no dr_replay checkpoint: where should replay start?", r.spec),
 			"restore a snapshot first (dr-replay --snapshot), or give --start-gtid or --start-position")
+	}
+	if cp == nil && !r.cmd.SQL {
+		// A new start: what an earlier replay recorded past a
+		// checkpoint since deleted means nothing now.
+		if err := mysqlx.Exec(ctx, r.conn, apply.ClearDoneSQL); err != nil && !apply.NoSchema(err) {
+			return r.targetError(err)
+		}
 	}
 	r.set, err = position.ParseSet(flavor, r.cp.GTIDSet)
 	if err != nil {
@@ -497,12 +508,6 @@ func (r *replayer) txn(ctx context.Context, t *apply.Txn) (done bool, err error)
 	if t.HasGTID && r.set.Contains(t.GTID) {
 		return false, nil
 	}
-	if r.done[doneKey(t)] {
-		// Applied by a parallel run that was cut off before its
-		// checkpoint: in the target, and in the next checkpoint.
-		r.advance(t)
-		return false, nil
-	}
 	// Stop points: before the transaction that meets one.
 	if !r.stopAt.IsZero() && !time.Unix(int64(t.Time), 0).Before(r.stopAt) {
 		r.reached = "stop-datetime"
@@ -515,6 +520,14 @@ func (r *replayer) txn(ctx context.Context, t *apply.Txn) (done bool, err error)
 	if r.stopGTID != "" && t.HasGTID && t.GTID.String() == r.stopGTID {
 		r.reached = "stop-gtid"
 		return true, nil
+	}
+	if end := txnEnd(t); r.done[end] {
+		// Applied by a parallel run that was cut off before its
+		// checkpoint: in the target, and in the next checkpoint.
+		delete(r.done, end)
+		r.consumed = append(r.consumed, end)
+		r.advance(t)
+		return false, nil
 	}
 	if t.HasGTID {
 		if _, ok := r.skip[t.GTID.String()]; ok {
@@ -766,7 +779,7 @@ func (r *replayer) flush(ctx context.Context) error {
 		return err
 	}
 	*r.cp = cp
-	r.done = nil
+	r.consumed = nil
 	r.followJSON()
 	return nil
 }
@@ -777,8 +790,8 @@ func (r *replayer) applySerial(ctx context.Context, s *session, batch []apply.St
 	stmts = append(stmts, apply.Stmt{SQL: "BEGIN", Want: -1})
 	stmts = append(stmts, batch...)
 	stmts = append(stmts, apply.Stmt{SQL: apply.WriteCheckpointSQL(cp), Want: -1})
-	if r.done != nil {
-		stmts = append(stmts, apply.Stmt{SQL: apply.ClearDoneSQL, Want: -1})
+	if len(r.consumed) > 0 {
+		stmts = append(stmts, apply.Stmt{SQL: apply.ForgetDoneSQL(r.consumed), Want: -1})
 	}
 	return r.commit(ctx, s, stmts)
 }
@@ -848,7 +861,7 @@ func (r *replayer) unlogged(ctx context.Context, f func() error) error {
 // statements of a packet, whatever their counts.
 func (r *replayer) commit(ctx context.Context, s *session, stmts []apply.Stmt) error {
 	if err := r.exec(ctx, s, stmts); err != nil {
-		mysqlx.Exec(context.Background(), s.conn, "ROLLBACK")
+		r.abort(s)
 		return err
 	}
 	if err := mysqlx.Exec(ctx, s.conn, "COMMIT"); err != nil {
@@ -857,10 +870,23 @@ func (r *replayer) commit(ctx context.Context, s *session, stmts []apply.Stmt) e
 	return nil
 }
 
+// abort rolls back what s began, and puts back the session setting a
+// transaction may have changed on the way (foreign_key_checks, for rows
+// events that carry the source session's): s may apply more later.
+func (r *replayer) abort(s *session) {
+	mysqlx.Exec(context.Background(), s.conn, "ROLLBACK", "SET SESSION foreign_key_checks = 1")
+}
+
 // exec runs statements on s, many a round trip, and checks each one's
 // count.
-func (r *replayer) exec(ctx context.Context, s *session, stmts []apply.Stmt) error {
+func (r *replayer) exec(ctx context.Context, s *session, stmts []apply.Stmt) (err error) {
 	stmts = withFormats(stmts, &s.format)
+	defer func() {
+		if err != nil {
+			// Whether the format description ran is not known.
+			s.format = nil
+		}
+	}()
 	for len(stmts) > 0 {
 		n, size := 0, 0
 		for n < len(stmts) && (n == 0 || size+len(stmts[n].SQL) < 4<<20) {
@@ -1095,6 +1121,10 @@ func (r *replayer) report() error {
 		if !seen {
 			r.env.Warnf("--skip-gtid %s: no such transaction was replayed", g)
 		}
+	}
+	if len(r.done) > 0 && !r.cmd.SQL {
+		r.env.Warnf("%s past where this run stopped were applied by an earlier run that was cut off: they stay applied, and %s.replay_done names them",
+			cli.Count(int64(len(r.done)), "transaction"), apply.Schema)
 	}
 	verb := "applied"
 	if r.cmd.SQL {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"runtime"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/dr-mysql/dr/lib/apply"
 	"github.com/dr-mysql/dr/lib/mysqlx"
+	"github.com/dr-mysql/dr/lib/snapfmt"
 )
 
 // Parallel apply. A batch of source transactions is cut into parts that
@@ -44,12 +44,12 @@ type session struct {
 type work struct {
 	t       *apply.Txn
 	stmts   []apply.Stmt
-	keys    []uint64
+	keys    []apply.Key
 	barrier bool   // holds a statement: applied alone
 	thread  uint32 // needs the target session of this source session (tempSession)
 }
 
-func (w *work) addKey(k uint64) { w.keys = append(w.keys, k) }
+func (w *work) addKey(k apply.Key) { w.keys = append(w.keys, k) }
 
 // statements joins the statements of a batch.
 func statements(batch []*work) []apply.Stmt {
@@ -64,15 +64,24 @@ func statements(batch []*work) []apply.Stmt {
 	return out
 }
 
-// doneKey names a source transaction in replay_done.
-func doneKey(t *apply.Txn) string { return t.File + ":" + strconv.FormatInt(t.End, 10) }
+// txnEnd names a source transaction in replay_done: where it ends.
+func txnEnd(t *apply.Txn) snapfmt.BinlogPos {
+	return snapfmt.BinlogPos{File: t.File, Pos: uint64(t.End)}
+}
 
 // openWorkers opens the connections of parallel apply: --threads of
 // them when that is more than one.
-func (r *replayer) openWorkers(ctx context.Context) error {
+func (r *replayer) openWorkers(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			r.closeWorkers()
+		}
+	}()
 	n := r.cmd.Threads
 	if n == 0 {
-		n = runtime.NumCPU()
+		// A batch of --batch transactions cut in more parts than this
+		// commits more than it gains.
+		n = min(runtime.NumCPU(), 8)
 	}
 	// --binlog logs each source transaction under its own GTID, in
 	// order: one connection, one at a time.
@@ -83,14 +92,11 @@ func (r *replayer) openWorkers(ctx context.Context) error {
 		return r.targetError(err)
 	}
 	for range n {
-		conn, _, err := r.spec.Connect(ctx, replayOptions)
+		conn, err := r.connect(ctx)
 		if err != nil {
 			return err
 		}
 		r.workers = append(r.workers, &session{conn: conn})
-		if err := r.setup(ctx, conn); err != nil {
-			return err
-		}
 		// A part that waits for a lock another part holds until the
 		// batch commits would wait for nothing: it gives up soon, and
 		// the batch runs in one transaction instead (applyParallel).
@@ -124,8 +130,18 @@ func (r *replayer) closeWorkers() {
 const maxTempSessions = 32
 
 // tempThread returns the source session of t's statements when that
-// session made (or makes, in t) a temporary table, else 0.
+// session made (or makes, in t) a temporary table, else 0. A file the
+// source wrote when it started ends every session before it, as the
+// server's own applier knows: their temporary tables are gone, and
+// their thread ids are given anew.
 func (r *replayer) tempThread(t *apply.Txn) uint32 {
+	if t.Format != nil && t.Format.Start && t.Format != r.startFormat {
+		r.startFormat = t.Format
+		for _, s := range r.sessions {
+			s.conn.Close()
+		}
+		r.sessions, r.tempThreads = nil, nil
+	}
 	thread := t.Thread()
 	if thread == 0 {
 		return 0
@@ -163,12 +179,8 @@ func (r *replayer) tempSession(ctx context.Context, thread uint32) (*session, er
 		delete(r.sessions, oldest)
 		delete(r.tempThreads, oldest)
 	}
-	conn, _, err := r.spec.Connect(ctx, replayOptions)
+	conn, err := r.connect(ctx)
 	if err != nil {
-		return nil, err
-	}
-	if err := r.setup(ctx, conn); err != nil {
-		conn.Close()
 		return nil, err
 	}
 	if r.sessions == nil {
@@ -177,6 +189,19 @@ func (r *replayer) tempSession(ctx context.Context, thread uint32) (*session, er
 	s := &session{conn: conn, used: time.Now()}
 	r.sessions[thread] = s
 	return s, nil
+}
+
+// connect opens one more replaying connection.
+func (r *replayer) connect(ctx context.Context) (*client.Conn, error) {
+	conn, _, err := r.spec.Connect(ctx, replayOptions)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.setup(ctx, conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // replayOptions: many statements a round trip, and an UPDATE's count is
@@ -211,7 +236,7 @@ func (r *replayer) applyParallel(ctx context.Context, batch []*work, cp *apply.C
 		return errs
 	}
 	rollback := func() {
-		each(func(i int, _ []*work) error { return mysqlx.Exec(context.Background(), r.workers[i].conn, "ROLLBACK") })
+		each(func(i int, _ []*work) error { r.abort(r.workers[i]); return nil })
 	}
 	errs := each(func(i int, part []*work) error { return r.runPart(ctx, i, part) })
 	for _, err := range errs {
@@ -246,10 +271,14 @@ func (r *replayer) applyParallel(ctx context.Context, batch []*work, cp *apply.C
 			return err
 		}
 	}
+	ends := r.consumed
+	for _, w := range batch {
+		ends = append(ends, txnEnd(w.t))
+	}
 	err := r.commit(ctx, r.main, []apply.Stmt{
 		{SQL: "BEGIN", Want: -1},
 		{SQL: apply.WriteCheckpointSQL(cp), Want: -1},
-		{SQL: apply.ClearDoneSQL, Want: -1},
+		{SQL: apply.ForgetDoneSQL(ends), Want: -1},
 	})
 	if err == nil {
 		r.partial = 0
@@ -260,21 +289,22 @@ func (r *replayer) applyParallel(ctx context.Context, batch []*work, cp *apply.C
 // runPart runs part on worker i, up to its commit, with the record of
 // what it applied.
 func (r *replayer) runPart(ctx context.Context, i int, part []*work) error {
-	keys := make([]string, len(part))
+	ends := make([]snapfmt.BinlogPos, len(part))
 	for j, w := range part {
-		keys[j] = doneKey(w.t)
+		ends[j] = txnEnd(w.t)
 	}
 	body := statements(part)
 	stmts := make([]apply.Stmt, 0, len(body)+2)
 	stmts = append(stmts, apply.Stmt{SQL: "BEGIN", Want: -1})
 	stmts = append(stmts, body...)
-	stmts = append(stmts, apply.Stmt{SQL: apply.DoneSQL(i, keys), Want: -1})
+	stmts = append(stmts, apply.Stmt{SQL: apply.DoneSQL(ends), Want: -1})
 	return r.exec(ctx, r.workers[i], stmts)
 }
 
 // partition cuts a batch into n parts that share no conflict key, each
-// in binlog order: transactions linked by a key, directly or through
-// others, form a group; groups go, largest first, to the part with the
+// in binlog order: transactions linked by a key (a row's, or an index's
+// as a whole, which meets every row key of that index), directly or
+// through others, form a group; groups go, largest first, to the part with the
 // fewest statement bytes so far.
 func partition(batch []*work, n int) [][]*work {
 	parent := make([]int, len(batch))
@@ -289,9 +319,23 @@ func partition(batch []*work, n int) [][]*work {
 		}
 		return i
 	}
+	// An index a key of the batch stands for as a whole: every key of
+	// that index is the index.
+	wide := map[uint64]bool{}
+	for _, w := range batch {
+		for _, k := range w.keys {
+			if k.Wide() {
+				wide[k.Index] = true
+			}
+		}
+	}
 	owner := map[uint64]int{}
 	for i, w := range batch {
-		for _, k := range w.keys {
+		for _, key := range w.keys {
+			k := key.Row
+			if wide[key.Index] {
+				k = key.Index
+			}
 			if j, ok := owner[k]; ok {
 				a, b := find(i), find(j)
 				parent[max(a, b)] = min(a, b)
@@ -315,6 +359,7 @@ func partition(batch []*work, n int) [][]*work {
 			order = append(order, root)
 		}
 		g.members = append(g.members, i)
+		g.bytes++ // a commit's worth, even for a transaction of nothing
 		for _, s := range w.stmts {
 			g.bytes += len(s.SQL)
 		}

@@ -9,7 +9,11 @@ import (
 func TestPartition(t *testing.T) {
 	// Keys: 1 links a-c, 2 links c-e, b and d stand alone, f has none.
 	mk := func(name string, keys ...uint64) *work {
-		return &work{t: &apply.Txn{File: name}, keys: keys, stmts: []apply.Stmt{{SQL: "x"}}}
+		w := &work{t: &apply.Txn{File: name}, stmts: []apply.Stmt{{SQL: "x"}}}
+		for _, k := range keys {
+			w.keys = append(w.keys, apply.Key{Row: k, Index: 1000 + k})
+		}
+		return w
 	}
 	batch := []*work{mk("a", 1), mk("b", 7), mk("c", 1, 2), mk("d", 8), mk("e", 2), mk("f")}
 	parts := partition(batch, 3)
@@ -48,4 +52,28 @@ func indexOf(batch []*work, w *work) int {
 		}
 	}
 	return -1
+}
+
+func TestPartitionWideKey(t *testing.T) {
+	// b stands for index 9 as a whole: it meets a and c, whose row keys
+	// are of that index, but not d.
+	batch := []*work{
+		{t: &apply.Txn{File: "a"}, keys: []apply.Key{{Row: 1, Index: 9}}},
+		{t: &apply.Txn{File: "b"}, keys: []apply.Key{{Row: 9, Index: 9}}},
+		{t: &apply.Txn{File: "c"}, keys: []apply.Key{{Row: 2, Index: 9}}},
+		{t: &apply.Txn{File: "d"}, keys: []apply.Key{{Row: 3, Index: 8}}},
+	}
+	parts := partition(batch, 4)
+	where := map[string]int{}
+	for p, part := range parts {
+		for _, w := range part {
+			where[w.t.File] = p
+		}
+	}
+	if where["a"] != where["b"] || where["b"] != where["c"] {
+		t.Errorf("a whole-index key does not join the rows of its index: %v", where)
+	}
+	if where["d"] == where["a"] {
+		t.Errorf("another index joined them: %v", where)
+	}
 }
