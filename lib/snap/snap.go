@@ -29,6 +29,13 @@ func (c *Cmd) Run(ctx context.Context, env *cli.Env) error {
 	if c.Threads == 0 {
 		c.Threads = runtime.NumCPU()
 	}
+	if !c.Compress && env.Getenv("GOMAXPROCS") == "" {
+		// Turning rows into a plain stream costs dr-snap about as much
+		// CPU as sending them costs the server: a core for every two
+		// connections. More Go threads only preempt the server's on a
+		// shared machine (measured: 9% faster on 2 cores with 1).
+		runtime.GOMAXPROCS(max(1, min(runtime.NumCPU(), (c.Threads+1)/2)))
+	}
 	if c.ChunkSize < 64<<10 || c.ChunkSize > 1<<30 {
 		return cli.Errorf(cli.ExitUsage, "--chunk-size %s: want 64KiB to 1GiB", c.ChunkSize)
 	}
