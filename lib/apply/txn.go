@@ -281,8 +281,9 @@ func isDDL(q []byte) bool {
 	return true
 }
 
-// OnDatabase reports whether the statement is CREATE, ALTER or DROP of a
-// DATABASE (or SCHEMA).
+// OnDatabase reports whether the statement is CREATE or DROP of a
+// DATABASE (or SCHEMA), which names its database. (An ALTER DATABASE
+// may name none and mean the default one.)
 func (st *Statement) OnDatabase() bool {
 	words := bytes.Fields(skipComments(st.SQL))
 	if len(words) > 3 && bytes.EqualFold(words[1], []byte("OR")) && bytes.EqualFold(words[2], []byte("REPLACE")) {
@@ -292,7 +293,7 @@ func (st *Statement) OnDatabase() bool {
 		return false
 	}
 	verb, what := words[0], words[1]
-	return (bytes.EqualFold(verb, []byte("CREATE")) || bytes.EqualFold(verb, []byte("ALTER")) || bytes.EqualFold(verb, []byte("DROP"))) &&
+	return (bytes.EqualFold(verb, []byte("CREATE")) || bytes.EqualFold(verb, []byte("DROP"))) &&
 		(bytes.EqualFold(what, []byte("DATABASE")) || bytes.EqualFold(what, []byte("SCHEMA")))
 }
 

@@ -209,3 +209,20 @@ func TestCreatesTemp(t *testing.T) {
 		}
 	}
 }
+
+func TestOnDatabase(t *testing.T) {
+	for q, want := range map[string]bool{
+		"CREATE DATABASE `x`":                    true,
+		"create schema if not exists x":          true,
+		"DROP DATABASE IF EXISTS `kinds 2`":      true,
+		"CREATE OR REPLACE DATABASE x":           true,
+		"ALTER DATABASE DEFAULT CHARACTER SET x": false,
+		"CREATE TABLE database (a INT)":          false,
+		"DROP TABLE IF EXISTS t":                 false,
+		"/* c */ DROP DATABASE x":                true,
+	} {
+		if got := (&Statement{SQL: []byte(q)}).OnDatabase(); got != want {
+			t.Errorf("OnDatabase(%q) = %v, want %v", q, got, want)
+		}
+	}
+}

@@ -303,7 +303,8 @@ func (r *replayer) startPoint(ctx context.Context) error {
 	if cp == nil && !r.cmd.SQL {
 		// A new start: what an earlier replay recorded past a
 		// checkpoint since deleted means nothing now.
-		if err := mysqlx.Exec(ctx, r.conn, apply.ClearDoneSQL); err != nil && !apply.NoSchema(err) {
+		err := r.unlogged(ctx, func() error { return mysqlx.Exec(ctx, r.conn, apply.ClearDoneSQL) })
+		if err != nil && !apply.NoSchema(err) {
 			return r.targetError(err)
 		}
 	}
@@ -535,7 +536,11 @@ func (r *replayer) txn(ctx context.Context, t *apply.Txn) (done bool, err error)
 			r.skipped++
 			r.env.Infof("skipped %s", t.Label())
 			r.advance(t)
-			return false, nil
+			// The checkpoint passes it before any later transaction
+			// commits: parallel parts of a batch after it could
+			// otherwise commit, and a run cut off before the checkpoint
+			// and restarted without --skip-gtid apply it after them.
+			return false, r.flush(ctx)
 		}
 	}
 	if t.HasDDL() {
@@ -983,12 +988,21 @@ func (r *replayer) ddl(ctx context.Context, t *apply.Txn) error {
 				return err
 			}
 			err = r.withGTID(ctx, s, t, func() error {
+				run := s
 				for _, st := range stmts {
-					err := r.exec(ctx, s, []apply.Stmt{st})
-					if err != nil && mysqlx.ErrorCode(err) == 1049 && strings.HasPrefix(st.SQL, "USE ") {
-						// The session's database is gone; the statement
-						// ran on the source all the same, so it does not
-						// need it.
+					err := r.exec(ctx, run, []apply.Stmt{st})
+					if err != nil && mysqlx.ErrorCode(err) == 1049 && strings.HasPrefix(st.SQL, "USE ") && run == s {
+						// The source session's database is gone (another
+						// session dropped it); the statement ran there
+						// all the same, so it names what it works on.
+						// It runs on a new session without a database,
+						// never in the one this session had before.
+						conn, err := r.connect(ctx)
+						if err != nil {
+							return err
+						}
+						defer conn.Close()
+						run = &session{conn: conn}
 						continue
 					}
 					if err != nil && redo && slices.Contains(ddlRedoCodes, mysqlx.ErrorCode(err)) {
