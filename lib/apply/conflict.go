@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"reflect"
 	"slices"
 
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -147,24 +148,10 @@ func (t *Table) exact(cols []int) bool {
 func writeValue(h *maphash.Hash, v any) {
 	var b [9]byte
 	switch v := v.(type) {
-	case int8:
-		binary.LittleEndian.PutUint64(b[1:], uint64(v))
-	case int16:
-		binary.LittleEndian.PutUint64(b[1:], uint64(v))
-	case int32:
-		binary.LittleEndian.PutUint64(b[1:], uint64(v))
-	case int64:
-		binary.LittleEndian.PutUint64(b[1:], uint64(v))
-	case int:
-		binary.LittleEndian.PutUint64(b[1:], uint64(v))
-	case uint8:
-		binary.LittleEndian.PutUint64(b[1:], uint64(v))
-	case uint16:
-		binary.LittleEndian.PutUint64(b[1:], uint64(v))
-	case uint32:
-		binary.LittleEndian.PutUint64(b[1:], uint64(v))
-	case uint64:
-		binary.LittleEndian.PutUint64(b[1:], v)
+	case int8, int16, int32, int64, int:
+		binary.LittleEndian.PutUint64(b[1:], uint64(reflect.ValueOf(v).Int()))
+	case uint8, uint16, uint32, uint64:
+		binary.LittleEndian.PutUint64(b[1:], reflect.ValueOf(v).Uint())
 	case float64:
 		binary.LittleEndian.PutUint64(b[1:], math.Float64bits(v))
 	case string:

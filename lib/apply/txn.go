@@ -52,23 +52,23 @@ func (t *Txn) HasDDL() bool {
 // Thread is the source session of the transaction's statements, 0 when
 // it has none.
 func (t *Txn) Thread() uint32 {
-	for _, c := range t.Changes {
-		if c.Stmt != nil {
-			return c.Stmt.Thread
-		}
+	if st := t.firstStatement(); st != nil {
+		return st.Thread
 	}
 	return 0
 }
 
 // HasStatements reports whether the transaction holds a statement (DDL
 // or statement-based DML), whose rows are not in the binlog.
-func (t *Txn) HasStatements() bool {
+func (t *Txn) HasStatements() bool { return t.firstStatement() != nil }
+
+func (t *Txn) firstStatement() *Statement {
 	for _, c := range t.Changes {
 		if c.Stmt != nil {
-			return true
+			return c.Stmt
 		}
 	}
-	return false
+	return nil
 }
 
 // Label names the transaction for messages: its GTID and position.
@@ -285,26 +285,30 @@ func isDDL(q []byte) bool {
 // DATABASE (or SCHEMA), which names its database. (An ALTER DATABASE
 // may name none and mean the default one.)
 func (st *Statement) OnDatabase() bool {
-	words := bytes.Fields(skipComments(st.SQL))
-	if len(words) > 3 && bytes.EqualFold(words[1], []byte("OR")) && bytes.EqualFold(words[2], []byte("REPLACE")) {
-		words = append(words[:1:1], words[3:]...)
-	}
-	if len(words) < 2 {
-		return false
-	}
-	verb, what := words[0], words[1]
-	return (bytes.EqualFold(verb, []byte("CREATE")) || bytes.EqualFold(verb, []byte("DROP"))) &&
-		(bytes.EqualFold(what, []byte("DATABASE")) || bytes.EqualFold(what, []byte("SCHEMA")))
+	return startsWith(st.SQL, "CREATE", "DATABASE") || startsWith(st.SQL, "CREATE", "SCHEMA") ||
+		startsWith(st.SQL, "DROP", "DATABASE") || startsWith(st.SQL, "DROP", "SCHEMA")
 }
 
 // createsTemp reports whether a statement is CREATE [OR REPLACE]
 // TEMPORARY TABLE.
-func createsTemp(q []byte) bool {
-	words := bytes.Fields(skipComments(q))
-	if len(words) > 3 && bytes.EqualFold(words[1], []byte("OR")) && bytes.EqualFold(words[2], []byte("REPLACE")) {
-		words = append(words[:1:1], words[3:]...)
+func createsTemp(q []byte) bool { return startsWith(q, "CREATE", "TEMPORARY", "TABLE") }
+
+// startsWith reports whether the statement's first words (after comments,
+// and with CREATE's OR REPLACE left out) are these, in any case.
+func startsWith(q []byte, words ...string) bool {
+	got := bytes.Fields(skipComments(q))
+	if len(got) > 3 && bytes.EqualFold(got[1], []byte("OR")) && bytes.EqualFold(got[2], []byte("REPLACE")) {
+		got = append(got[:1:1], got[3:]...)
 	}
-	return len(words) > 2 && bytes.EqualFold(words[0], []byte("CREATE")) && bytes.EqualFold(words[1], []byte("TEMPORARY")) && bytes.EqualFold(words[2], []byte("TABLE"))
+	if len(got) < len(words) {
+		return false
+	}
+	for i, w := range words {
+		if !bytes.EqualFold(got[i], []byte(w)) {
+			return false
+		}
+	}
+	return true
 }
 
 func isIdentByte(c byte) bool {
