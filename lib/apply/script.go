@@ -57,17 +57,11 @@ func Script(ctx context.Context, c *client.Conn, name string, script []byte, rew
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return &StatementError{Script: name, Line: line, Stmt: abbrev(stmt), Err: err}
+			return &StatementError{Script: name, Line: line, Stmt: sqltext.Abbrev(stmt, 100), Err: err}
 		}
 	}
 }
 
-func abbrev(b []byte) string {
-	if len(b) > 100 {
-		return string(b[:97]) + "..."
-	}
-	return string(b)
-}
 
 // IsServerError reports whether err is the server refusing a statement,
 // as opposed to the connection failing.

@@ -11,6 +11,8 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/dr-mysql/dr/lib/sqltext"
 )
 
 // QueryRaw runs q over the text protocol and hands each row to onRow as
@@ -305,18 +307,10 @@ func Exec(ctx context.Context, c *client.Conn, stmts ...string) error {
 	for _, s := range stmts {
 		err := QueryRaw(ctx, c, s, nil, func([][]byte, int) error { return nil })
 		if err != nil {
-			return fmt.Errorf("%s: %w", abbrev(s), err)
+			return fmt.Errorf("%s: %w", sqltext.Abbrev(s, 120), err)
 		}
 	}
 	return nil
-}
-
-// abbrev shortens a statement for an error message.
-func abbrev(s string) string {
-	if len(s) > 120 {
-		return s[:117] + "..."
-	}
-	return s
 }
 
 // ErrorCode is the server's error number in err, or 0.

@@ -914,7 +914,7 @@ func (r *replayer) exec(ctx context.Context, s *session, stmts []apply.Stmt) (er
 		for i, a := range affected {
 			if w := part[i].Want; w >= 0 && int64(a) != w {
 				return cli.Errorf(cli.ExitCorrupt, "%s: the target has diverged: %s: %d rows found, %d expected (statement: %s)",
-					r.spec, part[i].What, a, w, abbrev(part[i].SQL))
+					r.spec, part[i].What, a, w, sqltext.Abbrev(part[i].SQL, 300))
 			}
 		}
 		if err != nil {
@@ -925,10 +925,10 @@ func (r *replayer) exec(ctx context.Context, s *session, stmts []apply.Stmt) (er
 					return cli.WithHint(cli.Errorf(cli.ExitCorrupt, "%s: the target has diverged: %s: %w", r.spec, s.What, err),
 						"the server's row applier is strict whatever --idempotent says: restore the target from a snapshot again, or skip with --skip-gtid")
 				case code == 1062:
-					return cli.WithHint(cli.Errorf(cli.ExitCorrupt, "%s: the target has diverged: %s: %w (statement: %s)", r.spec, s.What, err, abbrev(s.SQL)),
+					return cli.WithHint(cli.Errorf(cli.ExitCorrupt, "%s: the target has diverged: %s: %w (statement: %s)", r.spec, s.What, err, sqltext.Abbrev(s.SQL, 300)),
 						"--idempotent applies rows whatever the target holds")
 				}
-				return r.targetError(fmt.Errorf("%s: %w (statement: %s)", s.What, err, abbrev(s.SQL)))
+				return r.targetError(fmt.Errorf("%s: %w (statement: %s)", s.What, err, sqltext.Abbrev(s.SQL, 300)))
 			}
 			return r.targetError(err)
 		}
@@ -937,12 +937,6 @@ func (r *replayer) exec(ctx context.Context, s *session, stmts []apply.Stmt) (er
 	return nil
 }
 
-func abbrev(s string) string {
-	if len(s) > 300 {
-		return s[:297] + "..."
-	}
-	return s
-}
 
 // ddl applies a transaction that holds DDL, on its own: the statement
 // commits by itself, so the checkpoint first says a DDL at this position

@@ -827,9 +827,9 @@ func (r *restorer) applyViews(ctx context.Context, members []pendingMember, skip
 			case err == nil || (skip != nil && skip(code)):
 			case code == 1146:
 				later = append(later, v)
-				lastErr = &apply.StatementError{Script: v.member, Line: v.line, Stmt: abbrevStr(v.create), Err: err}
+				lastErr = &apply.StatementError{Script: v.member, Line: v.line, Stmt: sqltext.Abbrev(v.create, 100), Err: err}
 			default:
-				return r.statementError(&apply.StatementError{Script: v.member, Line: v.line, Stmt: abbrevStr(v.create), Err: err})
+				return r.statementError(&apply.StatementError{Script: v.member, Line: v.line, Stmt: sqltext.Abbrev(v.create, 100), Err: err})
 			}
 		}
 		if len(later) == len(todo) {
@@ -845,12 +845,6 @@ func (r *restorer) applyViews(ctx context.Context, members []pendingMember, skip
 	return nil
 }
 
-func abbrevStr(s string) string {
-	if len(s) > 100 {
-		return s[:97] + "..."
-	}
-	return s
-}
 
 // streamError: a corrupt, truncated or too new stream is exit 4; a failed
 // read of the input (a broken pipe) exit 3.

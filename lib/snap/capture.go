@@ -255,7 +255,7 @@ func captureGrants(ctx context.Context, c *client.Conn) ([]byte, error) {
 			}
 			stmt, ok := strings.CutPrefix(r.Str(0), "CREATE USER ")
 			if !ok {
-				return nil, fmt.Errorf("SHOW CREATE USER %s: unexpected %q", who, abbrev(r.Str(0)))
+				return nil, fmt.Errorf("SHOW CREATE USER %s: unexpected %q", who, sqltext.Abbrev(r.Str(0), 80))
 			}
 			b.WriteString("CREATE USER IF NOT EXISTS " + stmt + ";\n")
 		}
@@ -288,9 +288,3 @@ func withoutAuth(grant string) string {
 	return grant[:i]
 }
 
-func abbrev(s string) string {
-	if len(s) > 80 {
-		return s[:77] + "..."
-	}
-	return s
-}

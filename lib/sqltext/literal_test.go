@@ -219,3 +219,19 @@ func TestAppendStringPositions(t *testing.T) {
 		}
 	}
 }
+
+func TestAbbrev(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"SELECT 1", 20, "SELECT 1"},
+		{"SELECT 123456789", 10, "SELECT ..."},
+		{"ab€cd", 6, "ab..."}, // € is 3 bytes: not cut in two
+	} {
+		if got := Abbrev(tc.in, tc.n); got != tc.want {
+			t.Errorf("Abbrev(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}
