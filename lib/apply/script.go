@@ -62,7 +62,6 @@ func Script(ctx context.Context, c *client.Conn, name string, script []byte, rew
 	}
 }
 
-
 // IsServerError reports whether err is the server refusing a statement,
 // as opposed to the connection failing.
 func IsServerError(err error) bool {

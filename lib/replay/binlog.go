@@ -937,7 +937,6 @@ func (r *replayer) exec(ctx context.Context, s *session, stmts []apply.Stmt) (er
 	return nil
 }
 
-
 // ddl applies a transaction that holds DDL, on its own: the statement
 // commits by itself, so the checkpoint first says a DDL at this position
 // is under way, then, once it ran, that it is done.

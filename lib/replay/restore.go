@@ -846,7 +846,6 @@ func (r *restorer) applyViews(ctx context.Context, members []pendingMember, skip
 	return nil
 }
 
-
 // streamError: a corrupt, truncated or too new stream is exit 4; a failed
 // read of the input (a broken pipe) exit 3.
 func (r *restorer) streamError(err error) error {

@@ -287,4 +287,3 @@ func withoutAuth(grant string) string {
 	}
 	return grant[:i]
 }
-
