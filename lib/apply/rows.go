@@ -239,7 +239,7 @@ type Stmt struct {
 }
 
 // Rows flags of row events (the server's Rows_log_event flags).
-const rowsNoForeignKeyChecks = 0x0002
+const RowsNoForeignKeyChecks = 0x0002
 
 // maxInsert is the size at which a multi-row INSERT is cut.
 const maxInsert = 1 << 20

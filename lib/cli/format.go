@@ -34,3 +34,14 @@ func Rate(n int64, d time.Duration) string {
 	}
 	return Bytes(int64(float64(n)/d.Seconds())) + "/s"
 }
+
+// ParseTime reads a time a user gives: RFC 3339, or "2006-01-02 15:04:05"
+// and its shorter forms, which are in loc.
+func ParseTime(s string, loc *time.Location) (time.Time, bool) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -45,8 +44,7 @@ type replayer struct {
 	env  *cli.Env
 	spec *mysqlx.Spec
 
-	conn    *client.Conn
-	main    *session   // over conn: checkpoints, DDL, batches applied in one transaction
+	main    *session   // checkpoints, DDL, the catalog, batches applied in one transaction
 	workers []*session // --threads > 1: the connections of parallel apply
 	srv     *mysqlx.Server
 	cat     *apply.Catalog
@@ -120,9 +118,9 @@ func (c *Cmd) runBinlog(ctx context.Context, env *cli.Env, spec *mysqlx.Spec) er
 func (r *replayer) parseStops() error {
 	f := &r.cmd.BinlogFlags
 	if f.StopDatetime != "" {
-		t, err := parseTime(f.StopDatetime)
-		if err != nil {
-			return cli.Errorf(cli.ExitUsage, "--stop-datetime: %w", err)
+		t, ok := cli.ParseTime(f.StopDatetime, time.Local)
+		if !ok {
+			return cli.Errorf(cli.ExitUsage, "--stop-datetime: %q is not a time ('2006-01-02 15:04:05', local time, or RFC 3339)", f.StopDatetime)
 		}
 		r.stopAt = t
 	}
@@ -160,21 +158,6 @@ func parseAnyGTID(s string) (string, error) {
 	return "", fmt.Errorf("%q is not a GTID (domain-server-seq, or uuid:n)", s)
 }
 
-func parseTime(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02"} {
-		if strings.Contains(layout, "Z07") {
-			if t, err := time.Parse(layout, s); err == nil {
-				return t, nil
-			}
-			continue
-		}
-		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q is not a time ('2006-01-02 15:04:05' or RFC 3339)", s)
-}
-
 // tableFilter selects tables by --databases and --tables; nil selects all.
 func tableFilter(dbs, tables []string) func(db, table string) bool {
 	if len(dbs) == 0 && len(tables) == 0 {
@@ -196,8 +179,7 @@ func (r *replayer) run(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close()
-	r.conn, r.srv = conn, srv
-	r.main = &session{conn: conn}
+	r.main, r.srv = &session{conn: conn}, srv
 	if err := r.setup(ctx, conn); err != nil {
 		return err
 	}
@@ -264,7 +246,7 @@ func (r *replayer) setup(ctx context.Context, conn *client.Conn) error {
 // startPoint reads the target's checkpoint, or takes --start-*.
 func (r *replayer) startPoint(ctx context.Context) error {
 	f := &r.cmd.BinlogFlags
-	cp, err := apply.ReadCheckpoint(ctx, r.conn)
+	cp, err := apply.ReadCheckpoint(ctx, r.main.conn)
 	if err != nil {
 		return r.targetError(err)
 	}
@@ -283,7 +265,7 @@ func (r *replayer) startPoint(ctx context.Context) error {
 		r.cp = cp
 		r.start = position.Pos{File: cp.Binlog.File, Offset: cp.Binlog.Pos}
 		r.redo = cp.State == stateDDL
-		if r.done, err = apply.ReadDone(ctx, r.conn); err != nil {
+		if r.done, err = apply.ReadDone(ctx, r.main.conn); err != nil {
 			return r.targetError(err)
 		}
 	case f.StartPosition != "":
@@ -303,7 +285,7 @@ func (r *replayer) startPoint(ctx context.Context) error {
 	if cp == nil && !r.cmd.SQL {
 		// A new start: what an earlier replay recorded past a
 		// checkpoint since deleted means nothing now.
-		err := r.unlogged(ctx, func() error { return mysqlx.Exec(ctx, r.conn, apply.ClearDoneSQL) })
+		err := r.unlogged(ctx, func() error { return mysqlx.Exec(ctx, r.main.conn, apply.ClearDoneSQL) })
 		if err != nil && !apply.NoSchema(err) {
 			return r.targetError(err)
 		}
@@ -418,22 +400,13 @@ func uuidPart(u string) string {
 
 // oldestFile is the first binlog file of a directory.
 func oldestFile(dir string) (string, error) {
-	ents, err := os.ReadDir(dir)
+	files, err := binlogdir.Files(dir)
 	if err != nil {
 		return "", cli.WithCode(cli.ExitIO, err)
-	}
-	var files []string
-	for _, e := range ents {
-		if _, ok := position.Index(e.Name()); ok && e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-			files = append(files, e.Name())
-		}
 	}
 	if len(files) == 0 {
 		return "", cli.Errorf(cli.ExitCorrupt, "%s holds no binlog files", dir)
 	}
-	sort.Slice(files, func(i, j int) bool {
-		return position.Compare(position.Pos{File: files[i]}, position.Pos{File: files[j]}) < 0
-	})
 	return files[0], nil
 }
 
@@ -622,9 +595,13 @@ func (r *replayer) add(ctx context.Context, t *apply.Txn) error {
 			if err != nil {
 				return r.diverged(t, c.Pos, err)
 			}
-			if off := e.Flags&0x0002 != 0; off != r.fkOff {
+			if off := e.Flags&apply.RowsNoForeignKeyChecks != 0; off != r.fkOff {
 				r.fkOff = off
-				r.push(t, apply.Stmt{SQL: fmt.Sprintf("SET SESSION foreign_key_checks = %d", b2i(!off)), Want: -1})
+				check := "1"
+				if off {
+					check = "0"
+				}
+				r.push(t, apply.Stmt{SQL: "SET SESSION foreign_key_checks = " + check, Want: -1})
 			}
 			r.push(t, stmts...)
 		}
@@ -645,9 +622,10 @@ func (r *replayer) add(ctx context.Context, t *apply.Txn) error {
 	return nil
 }
 
-// pushBinlog appends the rows of c, on a table the server applies rows to
-// (apply.Table.ServerApplies), as a BINLOG statement; the session that runs it gets the file's format
-// description first where it does not have it yet (withFormats).
+// pushBinlog appends the rows of c, on a table the server applies rows
+// to (apply.Table.ServerApplies), as a BINLOG statement; the session that
+// runs it gets the file's format description first where it does not
+// have it yet (withFormats).
 func (r *replayer) pushBinlog(t *apply.Txn, table string, c apply.Change) error {
 	if t.Format == nil {
 		return cli.Errorf(cli.ExitCorrupt, "%s:%d (%s): rows event before the file's format description", t.File, c.Pos, t.Label())
@@ -692,14 +670,8 @@ func withFormats(stmts []apply.Stmt, last **apply.Format) []apply.Stmt {
 	return out
 }
 
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// owned is a statement of the batch with the transaction it belongs to.
+// push appends statements of t to the transaction being built, each
+// named by t for messages.
 func (r *replayer) push(t *apply.Txn, stmts ...apply.Stmt) {
 	for _, s := range stmts {
 		s := s
@@ -851,11 +823,11 @@ func (r *replayer) unlogged(ctx context.Context, f func() error) error {
 	if !r.cmd.Binlog {
 		return f()
 	}
-	if err := mysqlx.Exec(ctx, r.conn, "SET SESSION sql_log_bin = 0"); err != nil {
+	if err := mysqlx.Exec(ctx, r.main.conn, "SET SESSION sql_log_bin = 0"); err != nil {
 		return r.targetError(err)
 	}
 	err := f()
-	if rerr := mysqlx.Exec(context.Background(), r.conn, "SET SESSION sql_log_bin = 1"); err == nil && rerr != nil {
+	if rerr := mysqlx.Exec(context.Background(), r.main.conn, "SET SESSION sql_log_bin = 1"); err == nil && rerr != nil {
 		err = r.targetError(rerr)
 	}
 	return err
@@ -901,7 +873,7 @@ func (r *replayer) exec(ctx context.Context, s *session, stmts []apply.Stmt) (er
 			// longer says that more results follow, so the counts of
 			// what came after it in the packet would be lost: it is
 			// always the last of its packet.
-			if strings.HasPrefix(stmts[n-1].SQL, "BINLOG ") {
+			if stmts[n-1].Format != nil {
 				break
 			}
 		}
@@ -921,7 +893,7 @@ func (r *replayer) exec(ctx context.Context, s *session, stmts []apply.Stmt) (er
 			if len(affected) < n && mysqlx.ErrorCode(err) != 0 {
 				s := part[len(affected)]
 				switch code := mysqlx.ErrorCode(err); {
-				case (code == 1062 || code == 1032) && strings.HasPrefix(s.SQL, "BINLOG "):
+				case (code == 1062 || code == 1032) && s.Format != nil:
 					return cli.WithHint(cli.Errorf(cli.ExitCorrupt, "%s: the target has diverged: %s: %w", r.spec, s.What, err),
 						"the server's row applier is strict whatever --idempotent says: restore the target from a snapshot again, or skip with --skip-gtid")
 				case code == 1062:
@@ -956,11 +928,11 @@ func (r *replayer) ddl(ctx context.Context, t *apply.Txn) error {
 		if c.Stmt == nil || (r.filter != nil && !r.filter(c.Stmt.DB, "")) {
 			continue
 		}
-		s, err := r.statementSQL(ctx, c.Stmt)
+		sql, err := r.statementSQL(ctx, c.Stmt)
 		if err != nil {
 			return err
 		}
-		stmts = append(stmts, s...)
+		stmts = append(stmts, sql...)
 	}
 	redo := r.redo && t.File == r.start.File && uint64(t.Pos) == r.start.Offset
 	r.redo = false

@@ -88,7 +88,7 @@ func (r *replayer) openWorkers(ctx context.Context) (err error) {
 	if n <= 1 || r.cmd.SQL || r.cmd.Binlog {
 		return nil
 	}
-	if err := apply.EnsureSchema(ctx, r.conn); err != nil {
+	if err := apply.EnsureSchema(ctx, r.main.conn); err != nil {
 		return r.targetError(err)
 	}
 	for range n {

@@ -258,7 +258,7 @@ func selectSince(list []repo.Binlog, since string) ([]repo.Binlog, error) {
 	if since == "" {
 		return list, nil
 	}
-	if t, ok := parseTime(since); ok {
+	if t, ok := cli.ParseTime(since, time.UTC); ok {
 		for i, b := range list {
 			lt, err := time.Parse(time.RFC3339, b.Manifest.Meta["last_time"])
 			if err != nil || !lt.Before(t) {
@@ -309,15 +309,6 @@ func selectSince(list []repo.Binlog, since string) ([]repo.Binlog, error) {
 		}
 	}
 	return nil, nil
-}
-
-func parseTime(s string) (time.Time, bool) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
 }
 
 // getBinlogs writes the selected binlog files into dir, each under a
