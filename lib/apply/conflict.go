@@ -72,16 +72,24 @@ func (t *Table) keys(update bool, rows [][]any, present func(i int) []int, add f
 	if t.Family != "" {
 		wide('f', t.Family, 0)
 	}
+	name := t.String()
 	if t.Key == nil {
 		// No unique key of NOT NULL columns: rows with NULLs in every
 		// unique key have no identity to tell apart.
-		wide('t', t.String(), 0)
+		wide('t', name, 0)
 		return
 	}
+	// Each unique key's index key, once; one whose values this code
+	// cannot compare as the index does is wide instead.
+	index := make([]uint64, len(t.Uniques))
+	exact := make([]bool, len(t.Uniques))
 	for u, cols := range t.Uniques {
-		if !t.exact(cols) {
-			wide('i', t.String(), u)
+		if exact[u] = t.exact(cols); !exact[u] {
+			wide('i', name, u)
+			continue
 		}
+		start('i', name, u)
+		index[u] = h.Sum64()
 	}
 	for i, row := range rows {
 		cols := present(i)
@@ -94,12 +102,10 @@ func (t *Table) keys(update bool, rows [][]any, present func(i int) []int, add f
 		}
 	keys:
 		for u, key := range t.Uniques {
-			if !t.exact(key) {
+			if !exact[u] {
 				continue
 			}
-			start('i', t.String(), u)
-			index := h.Sum64()
-			start('r', t.String(), u)
+			start('r', name, u)
 			for _, c := range key {
 				var v any
 				switch {
@@ -110,7 +116,7 @@ func (t *Table) keys(update bool, rows [][]any, present func(i int) []int, add f
 				default:
 					// A partial image without it: the whole index,
 					// to be safe.
-					add(Key{index, index})
+					add(Key{index[u], index[u]})
 					continue keys
 				}
 				if v == nil {
@@ -118,7 +124,7 @@ func (t *Table) keys(update bool, rows [][]any, present func(i int) []int, add f
 				}
 				writeValue(&h, v)
 			}
-			add(Key{h.Sum64(), index})
+			add(Key{h.Sum64(), index[u]})
 		}
 	}
 }

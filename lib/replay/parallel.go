@@ -271,7 +271,7 @@ func (r *replayer) applyParallel(ctx context.Context, batch []*work, cp *apply.C
 			return err
 		}
 	}
-	ends := r.consumed
+	ends := slices.Clone(r.consumed)
 	for _, w := range batch {
 		ends = append(ends, txnEnd(w.t))
 	}
@@ -304,15 +304,14 @@ func (r *replayer) runPart(ctx context.Context, i int, part []*work) error {
 // partition cuts a batch into n parts that share no conflict key, each
 // in binlog order: transactions linked by a key (a row's, or an index's
 // as a whole, which meets every row key of that index), directly or
-// through others, form a group; groups go, largest first, to the part with the
-// fewest statement bytes so far.
+// through others, form a group; groups go, largest first, to the part
+// with the fewest statement bytes so far.
 func partition(batch []*work, n int) [][]*work {
 	parent := make([]int, len(batch))
 	for i := range parent {
 		parent[i] = i
 	}
-	var find func(int) int
-	find = func(i int) int {
+	find := func(i int) int {
 		for parent[i] != i {
 			parent[i] = parent[parent[i]]
 			i = parent[i]
