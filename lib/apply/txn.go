@@ -227,7 +227,7 @@ func (d *Decoder) Feed(ev binlogdir.Event) (*Txn, error) {
 		if err != nil {
 			return nil, fmt.Errorf("QUERY event at %s:%d: %w", ev.File, ev.Pos, err)
 		}
-		st := &Statement{DB: string(e.Schema), SQL: bytes.Clone(e.Query), Vars: vars, Time: h.Timestamp, DDL: isDDL(q), Pre: d.pre, UserVars: d.vars,
+		st := &Statement{DB: string(e.Schema), SQL: e.Query, Vars: vars, Time: h.Timestamp, DDL: isDDL(q), Pre: d.pre, UserVars: d.vars,
 			Thread: e.SlaveProxyID, CreatesTemp: createsTemp(q)}
 		d.pre, d.vars = nil, nil
 		d.cur.Changes = append(d.cur.Changes, Change{Stmt: st, Pos: ev.Pos})
@@ -266,9 +266,6 @@ func (d *Decoder) end(ev binlogdir.Event) *Txn {
 	return t
 }
 
-// InTxn reports whether a transaction is open.
-func (d *Decoder) InTxn() bool { return d.cur != nil }
-
 // isDDL reports whether a statement is not DML. Row-based binlogs carry
 // DDL as statements, and DML only when a session chose statement format.
 func isDDL(q []byte) bool {
@@ -296,7 +293,8 @@ func createsTemp(q []byte) bool { return startsWith(q, "CREATE", "TEMPORARY", "T
 // startsWith reports whether the statement's first words (after comments,
 // and with CREATE's OR REPLACE left out) are these, in any case.
 func startsWith(q []byte, words ...string) bool {
-	got := bytes.Fields(skipComments(q))
+	// Only the words needed are read: a statement may be megabytes.
+	got := firstWords(skipComments(q), len(words)+2)
 	if len(got) > 3 && bytes.EqualFold(got[1], []byte("OR")) && bytes.EqualFold(got[2], []byte("REPLACE")) {
 		got = append(got[:1:1], got[3:]...)
 	}
@@ -309,6 +307,24 @@ func startsWith(q []byte, words ...string) bool {
 		}
 	}
 	return true
+}
+
+// firstWords returns up to n words of q, split at white space.
+func firstWords(q []byte, n int) [][]byte {
+	var out [][]byte
+	for len(out) < n {
+		q = bytes.TrimLeft(q, " \t\r\n")
+		if len(q) == 0 {
+			break
+		}
+		end := bytes.IndexAny(q, " \t\r\n")
+		if end < 0 {
+			end = len(q)
+		}
+		out = append(out, q[:end])
+		q = q[end:]
+	}
+	return out
 }
 
 func isIdentByte(c byte) bool {

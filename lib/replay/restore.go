@@ -292,7 +292,7 @@ func (r *restorer) checkTarget(ctx context.Context) error {
 			r.env.Infof("dropped database %s", sqltext.QuoteIdent(db))
 		}
 		// Progress of any earlier restore goes, checkpoint or not.
-		if err := mysqlx.Exec(ctx, r.main, "DELETE FROM "+apply.Schema+".snapshot_progress"); err != nil && mysqlx.ErrorCode(err) != 1146 && mysqlx.ErrorCode(err) != 1049 {
+		if err := mysqlx.Exec(ctx, r.main, "DELETE FROM "+apply.Schema+".snapshot_progress"); err != nil && !apply.NoSchema(err) {
 			return cli.WithCode(cli.ExitIO, fmt.Errorf("%s: %w", r.spec, err))
 		}
 	default:
