@@ -7,7 +7,6 @@ package apply
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -80,9 +79,6 @@ var schemaDDL = []string{
 		"PRIMARY KEY (binlog_file, binlog_end)" +
 		") ENGINE=InnoDB",
 }
-
-// SchemaDDL is the statements EnsureSchema runs.
-func SchemaDDL() []string { return slices.Clone(schemaDDL) }
 
 // EnsureSchema creates the dr_replay schema where it is missing.
 func EnsureSchema(ctx context.Context, c *client.Conn) error {

@@ -307,7 +307,10 @@ func (r *restorer) checkTarget(ctx context.Context) error {
 	}
 	// What a binlog replay recorded past an earlier checkpoint means
 	// nothing after this restore.
-	if err := mysqlx.Exec(ctx, r.main, append(apply.SchemaDDL(), apply.ClearDoneSQL)...); err != nil {
+	if err := apply.EnsureSchema(ctx, r.main); err != nil {
+		return cli.WithCode(cli.ExitIO, fmt.Errorf("%s: %w", r.spec, err))
+	}
+	if err := mysqlx.Exec(ctx, r.main, apply.ClearDoneSQL); err != nil {
 		return cli.WithCode(cli.ExitIO, fmt.Errorf("%s: %w", r.spec, err))
 	}
 	return r.checkpoint(ctx, apply.StateRestoring)
