@@ -31,7 +31,6 @@ type StatusVars struct {
 // Bits of Q_FLAGS2 (the server's OPTION_* flags).
 const (
 	optionAutoIsNull          = 1 << 14
-	optionNotAutocommit       = 1 << 19
 	optionNoForeignKeyChecks  = 1 << 26
 	optionRelaxedUniqueChecks = 1 << 27
 )
@@ -185,9 +184,12 @@ func (v StatusVars) SessionSQL(time uint32, collations map[uint32]Collation) []s
 		out = append(out, fmt.Sprintf("SET TIMESTAMP = %d", time))
 	}
 	if v.HasFlags2 {
-		out = append(out, fmt.Sprintf("SET @@session.foreign_key_checks = %d, @@session.sql_auto_is_null = %d, @@session.unique_checks = %d, @@session.autocommit = %d",
+		// Not autocommit: dr-replay frames every transaction itself, and
+		// SET autocommit = 1 inside its BEGIN would commit half a batch
+		// without its checkpoint.
+		out = append(out, fmt.Sprintf("SET @@session.foreign_key_checks = %d, @@session.sql_auto_is_null = %d, @@session.unique_checks = %d",
 			b2i(v.Flags2&optionNoForeignKeyChecks == 0), b2i(v.Flags2&optionAutoIsNull != 0),
-			b2i(v.Flags2&optionRelaxedUniqueChecks == 0), b2i(v.Flags2&optionNotAutocommit == 0)))
+			b2i(v.Flags2&optionRelaxedUniqueChecks == 0)))
 	}
 	if v.HasSQLMode {
 		out = append(out, fmt.Sprintf("SET @@session.sql_mode = %d", v.SQLMode))
