@@ -142,6 +142,9 @@ func (r *Reader) Next(ctx context.Context) (Event, error) {
 				return Event{}, &CorruptError{Path: r.path(), Pos: -1, Err: errors.New("missing: the binlog files of the directory do not reach it")}
 			}
 			if errors.Is(err, ErrShort) && r.files == nil && r.state.File == r.file {
+				if fi, serr := os.Stat(r.path()); serr == nil && fi.Size() < int64(r.state.Pos) {
+					return Event{}, r.shortOfDurable(fi.Size())
+				}
 				// The durable end is at the very start of a file the
 				// pull has only begun to write.
 				if err := r.wait(ctx); err != nil {
@@ -174,6 +177,9 @@ func (r *Reader) Next(ctx context.Context) (Event, error) {
 			return Event{File: r.file, Pos: off, Header: h, Data: ev}, nil
 		}
 		if errors.Is(err, ErrShort) {
+			if r.beforeDurableEnd(off) {
+				return Event{}, r.shortOfDurable(off)
+			}
 			if r.files == nil && r.state.File == r.file {
 				// Bytes past the durable end still being written.
 				if err := r.wait(ctx); err != nil {
@@ -186,6 +192,9 @@ func (r *Reader) Next(ctx context.Context) (Event, error) {
 		}
 		if !errors.Is(err, io.EOF) {
 			return Event{}, err
+		}
+		if r.beforeDurableEnd(off) {
+			return Event{}, r.shortOfDurable(off)
 		}
 		// The file is complete: go on with the next one.
 		next, err := r.nextFile()
@@ -202,6 +211,19 @@ func (r *Reader) Next(ctx context.Context) (Event, error) {
 		r.sc = nil
 		r.file = next
 	}
+}
+
+// beforeDurableEnd reports whether off, in the current file of a
+// directory, lies before the durable end its state file records: every
+// byte there was fsync'd before the state said so, and must be there.
+func (r *Reader) beforeDurableEnd(off int64) bool {
+	return r.files == nil && r.state.File == r.file && off < int64(r.state.Pos)
+}
+
+// shortOfDurable is the error of a file that ends at off, before the
+// durable end: the directory lost data (a copy cut short, a disk).
+func (r *Reader) shortOfDurable(off int64) error {
+	return &CorruptError{Path: r.path(), Pos: off, Err: fmt.Errorf("the file ends before %d, where its directory's state file records it durable: bytes are missing", r.state.Pos)}
 }
 
 // nextFile names the file after the current one, or "" when there is
