@@ -102,6 +102,11 @@ func (c *Cmd) runBinlog(ctx context.Context, env *cli.Env, spec *mysqlx.Spec) er
 	case f.StartGTID != "" && f.StartPosition != "":
 		return cli.Errorf(cli.ExitUsage, "--start-gtid and --start-position exclude each other")
 	}
+	for _, t := range f.Tables {
+		if !strings.Contains(t, ".") {
+			return cli.Errorf(cli.ExitUsage, "--tables %s: want db.table", t)
+		}
+	}
 	if c.Binlog {
 		// Each source transaction is logged on the target under its
 		// own GTID: one target transaction each.

@@ -106,3 +106,24 @@ See dr-replay(1).`
 func Main(args []string, io cli.IO) int {
 	return cli.Run(Name, description, args, io, &Cmd{})
 }
+
+// binlogOnly names a flag of binlog replay that is set, "" if none: a
+// restore would ignore it (--sql would even write what it promises only
+// to print).
+func (c *Cmd) binlogOnly() string {
+	f := &c.BinlogFlags
+	for _, x := range []struct {
+		name string
+		set  bool
+	}{
+		{"--start-gtid", f.StartGTID != ""}, {"--start-position", f.StartPosition != ""},
+		{"--stop-datetime", f.StopDatetime != ""}, {"--stop-position", f.StopPosition != ""}, {"--stop-gtid", f.StopGTID != ""},
+		{"--skip-gtid", len(f.SkipGTID) > 0}, {"--tables", len(f.Tables) > 0}, {"--follow", f.Follow},
+		{"--sql", f.SQL}, {"--idempotent", f.Idempotent},
+	} {
+		if x.set {
+			return x.name
+		}
+	}
+	return ""
+}

@@ -57,6 +57,9 @@ func (c *Cmd) Run(ctx context.Context, env *cli.Env) error {
 	if c.BinlogDir != "" || len(c.Files) > 0 {
 		return cli.Errorf(cli.ExitUsage, "--snapshot restores a snapshot; replay its binlogs in a second run")
 	}
+	if f := c.binlogOnly(); f != "" {
+		return cli.Errorf(cli.ExitUsage, "%s is for binlog replay, not --snapshot", f)
+	}
 	var in io.Reader = env.Stdin
 	name := "standard input"
 	if c.Snapshot != "-" {
