@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/dr-mysql/dr/lib/sqltext"
 )
 
 // StatusVars are the session settings a QUERY event records, to run its
@@ -209,7 +211,7 @@ func (v StatusVars) SessionSQL(time uint32, collations map[uint32]Collation) []s
 			client, v.CollationConnection, v.CollationServer))
 	}
 	if v.TimeZone != "" {
-		out = append(out, "SET @@session.time_zone = "+quoteASCII(v.TimeZone))
+		out = append(out, "SET @@session.time_zone = "+sqltext.QuoteString(v.TimeZone))
 	}
 	if v.HasLCTime {
 		out = append(out, fmt.Sprintf("SET @@session.lc_time_names = %d", v.LCTimeNames))
@@ -228,9 +230,4 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// quoteASCII quotes a short server-made string (a time zone name).
-func quoteASCII(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }

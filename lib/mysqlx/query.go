@@ -323,7 +323,7 @@ func ErrorCode(err error) uint16 {
 }
 
 // ExecMulti sends statements joined by ';' as one COM_QUERY, which needs
-// a connection with CLIENT_MULTI_STATEMENTS (WithMultiStatements), and
+// a connection with CLIENT_MULTI_STATEMENTS (set with WithClientOptions), and
 // returns the affected-row count of each: one round trip for many small
 // statements. The server stops at the first statement that fails; its
 // error is returned with the counts of those before it, so

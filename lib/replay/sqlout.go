@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 
 	"github.com/dr-mysql/dr/lib/apply"
@@ -43,22 +44,9 @@ func (r *replayer) printBatch(stmts []apply.Stmt) error {
 	}
 	b.WriteString("COMMIT;\n")
 	if r.cp != nil && r.cp.Binlog.File != "" {
-		b.WriteString("-- at " + r.cp.Binlog.File + ":" + itoa(r.cp.Binlog.Pos) + "\n")
+		b.WriteString("-- at " + r.cp.Binlog.File + ":" + strconv.FormatUint(r.cp.Binlog.Pos, 10) + "\n")
 	}
 	return r.write(b.String())
-}
-
-func itoa(n uint64) string {
-	var d [20]byte
-	i := len(d)
-	for {
-		i--
-		d[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(d[i:])
-		}
-	}
 }
 
 func (r *replayer) write(s string) error {

@@ -526,7 +526,7 @@ func planJobs(ctx context.Context, c *client.Conn, tables []*table, threads, chu
 // same boundaries, and its unchanged ranges the same bytes.
 func rangeBounds(lo, hi, n int64) []int64 {
 	n = min(n, 10_000)
-	if n < 2 || hi-lo < n || hi-lo < 0 {
+	if n < 2 || hi-lo < n { // an overflowed hi-lo is negative, so below n too
 		return nil
 	}
 	step := int64(1) << (bits.Len64(uint64((hi-lo)/n)) - 1)
