@@ -138,15 +138,16 @@ func (r *Reader) Next(ctx context.Context) (Event, error) {
 		}
 		if r.sc == nil {
 			sc, err := OpenScanner(r.path())
-			if errors.Is(err, fs.ErrNotExist) && r.files == nil {
+			if errors.Is(err, fs.ErrNotExist) && r.files == nil && !r.state.AtStartOf(r.file) {
 				return Event{}, &CorruptError{Path: r.path(), Pos: -1, Err: errors.New("missing: the binlog files of the directory do not reach it")}
 			}
-			if errors.Is(err, ErrShort) && r.files == nil && r.state.File == r.file {
-				if fi, serr := os.Stat(r.path()); serr == nil && fi.Size() < int64(r.state.Pos) {
+			if (errors.Is(err, ErrShort) || errors.Is(err, fs.ErrNotExist)) && r.files == nil && r.state.File == r.file {
+				if fi, serr := os.Stat(r.path()); serr == nil && fi.Size() < int64(r.state.Pos) && !r.state.AtStartOf(r.file) {
 					return Event{}, r.shortOfDurable(fi.Size())
 				}
 				// The durable end is at the very start of a file the
-				// pull has only begun to write.
+				// pull has not created yet, or has only begun to write
+				// (its first bytes may not even have reached the file).
 				if err := r.wait(ctx); err != nil {
 					return Event{}, err
 				}
@@ -254,7 +255,7 @@ func (r *Reader) nextFile() (string, error) {
 	if position.Compare(position.Pos{File: st.File}, position.Pos{File: r.file}) <= 0 {
 		return "", nil
 	}
-	if _, err := os.Stat(filepath.Join(r.dir, want)); err != nil {
+	if _, err := os.Stat(filepath.Join(r.dir, want)); err != nil && !st.AtStartOf(want) {
 		return "", &CorruptError{Path: filepath.Join(r.dir, want), Pos: -1, Err: fmt.Errorf("missing: the directory's durable end is in %s", st.File)}
 	}
 	return want, nil

@@ -53,6 +53,14 @@ type State struct {
 	Updated time.Time `json:"updated"`
 }
 
+// AtStartOf reports whether the durable end is at the very start of
+// file. After a rotation the pull records the new file's name before the
+// source sends the event that creates the file: until then the name
+// stands for no bytes, and the file's absence is no loss.
+func (s *State) AtStartOf(file string) bool {
+	return s.File == file && s.Pos <= uint64(len(Magic))
+}
+
 // ReadState reads the state of dir; it returns (nil, nil) when there is none.
 func ReadState(dir string) (*State, error) {
 	b, err := os.ReadFile(filepath.Join(dir, StateName))

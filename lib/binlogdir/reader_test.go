@@ -1,0 +1,95 @@
+package binlogdir
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// After a rotation the pull records the new file at its start before the
+// source sends the event that creates it. A reader that gets there must
+// wait for the file (or end, without --follow), not call it missing.
+func TestReaderRotatedFileNotCreatedYet(t *testing.T) {
+	dir := t.TempDir()
+	first := readTestdata(t, "mysql-bin.000001")
+	if err := os.WriteFile(filepath.Join(dir, "mysql-bin.000001"), first, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteState(dir, &State{File: "mysql-bin.000002", Pos: uint64(len(Magic))}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	readAll := func(r *Reader) (last Event, err error) {
+		for {
+			ev, err := r.Next(ctx)
+			if err != nil {
+				return last, err
+			}
+			last = ev
+		}
+	}
+
+	r, err := NewDirReader(dir, "mysql-bin.000001", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := readAll(r)
+	r.Close()
+	if !errors.Is(err, io.EOF) {
+		t.Fatalf("without follow: %v, want io.EOF", err)
+	}
+	if last.File != "mysql-bin.000001" || last.End() != int64(len(first)) {
+		t.Fatalf("last event %s ending %d, want the end of mysql-bin.000001 (%d)", last.File, last.End(), len(first))
+	}
+
+	// Following, the reader waits, and goes on once the file appears.
+	second := readTestdata(t, "mysql-bin.000002")
+	r, err = NewDirReader(dir, "mysql-bin.000001", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.poll = time.Millisecond
+	waits := 0
+	r.Idle = func() error {
+		if waits++; waits == 3 {
+			if err := os.WriteFile(filepath.Join(dir, "mysql-bin.000002"), second, 0o644); err != nil {
+				return err
+			}
+			return WriteState(dir, &State{File: "mysql-bin.000002", Pos: uint64(len(second))})
+		}
+		if waits > 100 {
+			return errors.New("still waiting")
+		}
+		return nil
+	}
+	for {
+		ev, err := r.Next(ctx)
+		if err != nil {
+			t.Fatalf("following: %v", err)
+		}
+		if ev.File == "mysql-bin.000002" && ev.End() == int64(len(second)) {
+			break
+		}
+	}
+
+	// A state that has moved past a file that never appeared is a hole.
+	os.Remove(filepath.Join(dir, "mysql-bin.000002"))
+	if err := WriteState(dir, &State{File: "mysql-bin.000003", Pos: uint64(len(Magic))}); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := NewDirReader(dir, "mysql-bin.000001", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	_, err = readAll(r2)
+	var ce *CorruptError
+	if !errors.As(err, &ce) || ce.Path != filepath.Join(dir, "mysql-bin.000002") {
+		t.Fatalf("state past a missing file: %v, want a CorruptError naming mysql-bin.000002", err)
+	}
+}
