@@ -154,13 +154,26 @@ func (p *puller) run(ctx context.Context) error {
 					"the user needs REPLICATION SLAVE and REPLICATION CLIENT (MariaDB: BINLOG MONITOR)")
 			}
 		}
-		p.env.Warnf("%v; reconnecting in %s (attempt %d)", oneLine(err), backoff, attempt)
+		wait := backoff
+		if attempt == 1 && errors.Is(err, errSourceEnded) {
+			// A source that is up ends a dump now and then (a real
+			// replica reconnects at once too); one that shuts down
+			// refuses the reconnect, and the backoff begins.
+			wait = 0
+		}
+		when := "in " + wait.String()
+		if wait == 0 {
+			when = "now"
+		}
+		p.env.Warnf("%v; reconnecting %s (attempt %d)", oneLine(err), when, attempt)
 		select {
 		case <-ctx.Done():
 			return p.stop(ctx, nil)
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
-		backoff = min(2*backoff, p.cmd.RetryMax)
+		if wait > 0 {
+			backoff = min(2*backoff, p.cmd.RetryMax)
+		}
 		p.stats.reconnects.Add(1)
 		var srv2 *mysqlx.Server
 		conn, srv2, err = p.connect(ctx)
@@ -439,7 +452,7 @@ func (p *puller) session(ctx context.Context, conn *client.Conn) error {
 					if p.cmd.UntilEnd {
 						return nil
 					}
-					err = errors.New("source ended the binlog stream (shutting down?)")
+					err = errSourceEnded
 				}
 				if err := p.checkpoint(); err != nil {
 					return err
@@ -712,6 +725,10 @@ func derivedServerID(dir string) uint32 {
 	h.Write([]byte(host + ":" + abs))
 	return 1<<31 | h.Sum32()&(1<<31-1)
 }
+
+// errSourceEnded is a dump the source ended with an end-of-file packet,
+// as it does when it shuts down, or when the dump thread is killed.
+var errSourceEnded = errors.New("source ended the binlog stream (shutting down?)")
 
 // retriable tells a lost connection (reconnect) from a failure that a
 // reconnect cannot fix.
