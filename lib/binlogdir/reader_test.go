@@ -46,7 +46,8 @@ func TestReaderRotatedFileNotCreatedYet(t *testing.T) {
 		t.Fatalf("last event %s ending %d, want the end of mysql-bin.000001 (%d)", last.File, last.End(), len(first))
 	}
 
-	// Following, the reader waits, and goes on once the file appears.
+	// Following, the reader waits, and goes on once the file appears and
+	// its bytes are durable.
 	second := readTestdata(t, "mysql-bin.000002")
 	r, err = NewDirReader(dir, "mysql-bin.000001", true)
 	if err != nil {
@@ -56,13 +57,16 @@ func TestReaderRotatedFileNotCreatedYet(t *testing.T) {
 	r.poll = time.Millisecond
 	waits := 0
 	r.Idle = func() error {
-		if waits++; waits == 3 {
+		switch waits++; waits {
+		case 3:
+			// Created, its first bytes still in the pull's buffer.
+			return os.WriteFile(filepath.Join(dir, "mysql-bin.000002"), nil, 0o644)
+		case 6:
 			if err := os.WriteFile(filepath.Join(dir, "mysql-bin.000002"), second, 0o644); err != nil {
 				return err
 			}
 			return WriteState(dir, &State{File: "mysql-bin.000002", Pos: uint64(len(second))})
-		}
-		if waits > 100 {
+		case 100:
 			return errors.New("still waiting")
 		}
 		return nil
