@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"sync"
 
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -72,14 +73,11 @@ func queryRaw(c *client.Conn, q string, onFields func([]*mysql.Field) error, onR
 	// which copies every packet twice through pooled buffers: a dump
 	// spends a third of its CPU there. Nothing is buffered on go-mysql's
 	// side between commands, and the next command resets the sequence.
-	pr := newPacketReader(c.Conn.Conn)
+	pr := newPacketReader(c)
+	defer pr.release()
 	data, err := pr.next()
 	if err != nil {
 		return err
-	}
-	if len(data) == 0 {
-		c.Close()
-		return mysql.ErrMalformPacket
 	}
 	switch data[0] {
 	case mysql.OK_HEADER:
@@ -126,10 +124,6 @@ func queryRaw(c *client.Conn, q string, onFields func([]*mysql.Field) error, onR
 		if err != nil {
 			return err
 		}
-		if len(data) == 0 {
-			c.Close()
-			return mysql.ErrMalformPacket
-		}
 		// An EOF (or OK) packet ends the rows; a row starting with 0xfe
 		// is a string of 16 MiB or more and so longer than any such
 		// packet.
@@ -158,23 +152,52 @@ func queryRaw(c *client.Conn, q string, onFields func([]*mysql.Field) error, onR
 // packetReader reads protocol packets off a socket through one buffer,
 // handing out payloads that alias it: valid until the next call.
 type packetReader struct {
+	c   io.Closer // the connection, closed when its stream is lost
 	r   *bufio.Reader
 	big []byte // payloads that do not fit the buffer, or span packets
 }
 
-func newPacketReader(nc net.Conn) *packetReader {
-	return &packetReader{r: bufio.NewReaderSize(nc, 256<<10)}
+// readers keeps the buffers of packet readers between commands: replay
+// runs thousands of small commands a second, and a fresh 256 KiB buffer
+// for each would be most of the memory it allocates.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 256<<10) }}
+
+func newPacketReader(c *client.Conn) *packetReader {
+	return readPackets(c.Conn.Conn, c)
+}
+
+func readPackets(r io.Reader, c io.Closer) *packetReader {
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	return &packetReader{c: c, r: br}
+}
+
+// release gives the buffer back; the payloads handed out are invalid from
+// then on.
+func (p *packetReader) release() {
+	p.r.Reset(nil)
+	readers.Put(p.r)
+	p.r = nil
 }
 
 const maxPayload = 1<<24 - 1
 
+// next returns the next payload. An empty one is never a whole response
+// packet: the connection is closed, as it is lost in the stream.
 func (p *packetReader) next() ([]byte, error) {
 	n, err := p.header()
 	if err != nil {
 		return nil, err
 	}
+	if n == 0 {
+		p.c.Close()
+		return nil, mysql.ErrMalformPacket
+	}
 	if n < maxPayload && n <= p.r.Size() {
 		b, err := p.r.Peek(n)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF // the header promised more
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -362,16 +385,13 @@ func execMulti(c *client.Conn, stmts []string) ([]uint64, error) {
 	if err := c.WritePacket(pkt); err != nil {
 		return nil, err
 	}
-	pr := newPacketReader(c.Conn.Conn)
+	pr := newPacketReader(c)
+	defer pr.release()
 	affected := make([]uint64, 0, len(stmts))
 	for {
 		data, err := pr.next()
 		if err != nil {
 			return affected, err
-		}
-		if len(data) == 0 {
-			c.Close()
-			return affected, mysql.ErrMalformPacket
 		}
 		switch data[0] {
 		case mysql.ERR_HEADER:
