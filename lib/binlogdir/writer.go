@@ -34,13 +34,6 @@ type Writer struct {
 	writeback int64 // bytes up to which the kernel was asked to start writing back
 }
 
-// writeBehind is how many bytes may pile up in the page cache before the
-// kernel is asked to start writing them back. Without it a file's whole
-// backlog waits for the fsync that completes it (or for the kernel's own
-// flusher), and the pull stalls on the disk instead of overlapping with
-// the network.
-const writeBehind = 8 << 20
-
 // NewWriter makes a writer for dir whose GTIDs go into tr.
 func NewWriter(dir string, tr *Tracker) *Writer {
 	return &Writer{Dir: dir, Tracker: tr}
@@ -142,9 +135,10 @@ func (w *Writer) Append(h Header, ev []byte) (bool, error) {
 	}
 	w.Size += int64(len(ev))
 	w.LastType = h.Type
-	if w.Size-w.writeback >= writeBehind {
+	if w.Size-w.writeback >= fsx.WritebackStep {
 		// What bufio has handed to the kernel goes to disk in the
-		// background from now; a failure shows at the next fsync.
+		// background from now, so the pull does not stall on the disk
+		// at the next fsync; a failure shows at that fsync.
 		if inKernel := w.Size - int64(w.bw.Buffered()); inKernel > w.writeback {
 			fsx.StartWriteback(w.f, w.writeback, inKernel-w.writeback)
 			w.writeback = inKernel

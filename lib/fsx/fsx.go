@@ -38,18 +38,19 @@ type AtomicFile struct {
 	written, writeback int64 // bytes written; bytes handed to writeback
 }
 
-// writebackEvery is how many written bytes an AtomicFile lets pile up in
-// the page cache before it starts their writeback. Without it a large
-// file meets its whole write-out at Commit's fsync, after the work is
-// otherwise done; with it the disk writes while the writer produces.
-const writebackEvery = 8 << 20
+// WritebackStep is how many written bytes a writer of a large file lets
+// pile up in the page cache before it starts their writeback
+// (StartWriteback). Without it the file meets its whole write-out at the
+// fsync that completes it, after the work is otherwise done; with it the
+// disk writes while the writer produces.
+const WritebackStep = 8 << 20
 
 // Write writes to the temporary file, starting writeback of what was
-// written before every writebackEvery bytes.
+// written before every WritebackStep bytes.
 func (f *AtomicFile) Write(p []byte) (int, error) {
 	n, err := f.File.Write(p)
 	f.written += int64(n)
-	if f.written-f.writeback >= writebackEvery {
+	if f.written-f.writeback >= WritebackStep {
 		StartWriteback(f.File, f.writeback, f.written-f.writeback)
 		f.writeback = f.written
 	}
