@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 
+	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/packet"
 )
 
 // packets frames payloads as the server does: 3-byte length, sequence,
@@ -77,4 +80,43 @@ func TestPacketReaderBadStream(t *testing.T) {
 		t.Errorf("cut header: %v, want io.ErrUnexpectedEOF", err)
 	}
 	pr.release()
+
+	// Larger than the buffer, cut right after its header; and a payload
+	// of 2^24-1 bytes whose continuation never comes.
+	large := packets(bytes.Repeat([]byte("x"), 300<<10))
+	exact := packets(bytes.Repeat([]byte("z"), maxPayload))
+	for name, stream := range map[string][]byte{"large payload cut": large[:4], "continuation missing": exact[:len(exact)-4]} {
+		pr = readPackets(bytes.NewReader(stream), &closed)
+		if _, err := pr.next(); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("%s: %v, want io.ErrUnexpectedEOF", name, err)
+		}
+		pr.release()
+	}
+}
+
+// A server error outlives the buffer its packet was read into: the next
+// command reuses that buffer.
+func TestServerErrorOwnsItsText(t *testing.T) {
+	errPkt := append([]byte{mysql.ERR_HEADER, 0x7a, 0x04, '#'}, "42S02Table 'db.t' doesn't exist"...)
+	pr := readPackets(bytes.NewReader(packets(errPkt)), new(closeCount))
+	data, err := pr.next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	serr := serverError(&client.Conn{Conn: &packet.Conn{}}, data)
+	want := serr.Error()
+	pr.release()
+	for range 4 { // the pool may hand out another buffer first
+		pr = readPackets(bytes.NewReader(packets(bytes.Repeat([]byte("SECRET-ROW-DATA "), 8))), new(closeCount))
+		if _, err := pr.next(); err != nil {
+			t.Fatal(err)
+		}
+		pr.release()
+	}
+	if got := serr.Error(); got != want || !strings.Contains(got, "doesn't exist") {
+		t.Fatalf("error after its buffer was reused: %q, want %q", got, want)
+	}
+	if ErrorCode(serr) != 1146 {
+		t.Fatalf("error code %d, want 1146", ErrorCode(serr))
+	}
 }

@@ -2,6 +2,7 @@ package mysqlx
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -83,7 +84,7 @@ func queryRaw(c *client.Conn, q string, onFields func([]*mysql.Field) error, onR
 	case mysql.OK_HEADER:
 		return nil
 	case mysql.ERR_HEADER:
-		return c.HandleErrorPacket(data)
+		return serverError(c, data)
 	case mysql.LocalInFile_HEADER:
 		c.Close()
 		return errors.New("server asked for a local file")
@@ -136,7 +137,7 @@ func queryRaw(c *client.Conn, q string, onFields func([]*mysql.Field) error, onR
 		}
 		first = false
 		if data[0] == mysql.ERR_HEADER {
-			return c.HandleErrorPacket(data)
+			return serverError(c, data)
 		}
 		if err := parseRow(data, row); err != nil {
 			c.Close()
@@ -182,6 +183,13 @@ func (p *packetReader) release() {
 
 const maxPayload = 1<<24 - 1
 
+// serverError is the error an ERR packet carries. go-mysql's message and
+// SQLSTATE point into the packet, and the packet into a buffer that the
+// next command, on any connection, overwrites: they get a copy.
+func serverError(c *client.Conn, data []byte) error {
+	return c.HandleErrorPacket(bytes.Clone(data))
+}
+
 // next returns the next payload. An empty one is never a whole response
 // packet: the connection is closed, as it is lost in the stream.
 func (p *packetReader) next() ([]byte, error) {
@@ -195,11 +203,8 @@ func (p *packetReader) next() ([]byte, error) {
 	}
 	if n < maxPayload && n <= p.r.Size() {
 		b, err := p.r.Peek(n)
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF // the header promised more
-		}
 		if err != nil {
-			return nil, err
+			return nil, midPacket(err)
 		}
 		p.r.Discard(n)
 		return b, nil
@@ -210,15 +215,24 @@ func (p *packetReader) next() ([]byte, error) {
 		start := len(p.big)
 		p.big = append(p.big, make([]byte, n)...)
 		if _, err := io.ReadFull(p.r, p.big[start:]); err != nil {
-			return nil, err
+			return nil, midPacket(err)
 		}
 		if n < maxPayload {
 			return p.big, nil
 		}
 		if n, err = p.header(); err != nil {
-			return nil, err
+			return nil, midPacket(err)
 		}
 	}
+}
+
+// midPacket is the error of a stream that ends where a header promised
+// more: never a clean end.
+func midPacket(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 func (p *packetReader) header() (int, error) {
@@ -395,7 +409,7 @@ func execMulti(c *client.Conn, stmts []string) ([]uint64, error) {
 		}
 		switch data[0] {
 		case mysql.ERR_HEADER:
-			return affected, c.HandleErrorPacket(data)
+			return affected, serverError(c, data)
 		case mysql.OK_HEADER:
 		default:
 			// A result set: not for this function, and the connection
