@@ -101,12 +101,23 @@ func (r *Reader) atDurableEnd(off int64) (bool, error) {
 	if r.state.File != r.file || off < int64(r.state.Pos) {
 		return false, nil
 	}
-	st, err := ReadState(r.dir)
-	if err != nil {
+	if err := r.refresh(); err != nil {
 		return false, err
 	}
+	return r.state.File == r.file && off >= int64(r.state.Pos), nil
+}
+
+// refresh re-reads the directory's state file.
+func (r *Reader) refresh() error {
+	st, err := ReadState(r.dir)
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		return &CorruptError{Path: filepath.Join(r.dir, StateName), Pos: -1, Err: errors.New("gone while reading the directory")}
+	}
 	r.state = st
-	return st.File == r.file && off >= int64(st.Pos), nil
+	return nil
 }
 
 // wait sleeps before looking again, or says the end is reached.
@@ -138,23 +149,25 @@ func (r *Reader) Next(ctx context.Context) (Event, error) {
 		}
 		if r.sc == nil {
 			sc, err := OpenScanner(r.path())
-			if errors.Is(err, fs.ErrNotExist) && r.files == nil && !r.state.AtStartOf(r.file) {
-				return Event{}, &CorruptError{Path: r.path(), Pos: -1, Err: errors.New("missing: the binlog files of the directory do not reach it")}
-			}
-			if (errors.Is(err, ErrShort) || errors.Is(err, fs.ErrNotExist)) && r.files == nil && r.state.File == r.file {
-				if fi, serr := os.Stat(r.path()); serr == nil && fi.Size() < int64(r.state.Pos) && !r.state.AtStartOf(r.file) {
+			if r.files == nil && (errors.Is(err, ErrShort) || errors.Is(err, fs.ErrNotExist)) {
+				if r.state.AtStartOf(r.file) {
+					// The durable end is at the very start of a file the
+					// pull has not created yet, or has only begun to
+					// write (its first bytes may not even be in the file).
+					if err := r.wait(ctx); err != nil {
+						return Event{}, err
+					}
+					if err := r.refresh(); err != nil {
+						return Event{}, err
+					}
+					continue
+				}
+				if errors.Is(err, fs.ErrNotExist) {
+					return Event{}, &CorruptError{Path: r.path(), Pos: -1, Err: errors.New("missing: the binlog files of the directory do not reach it")}
+				}
+				if fi, serr := os.Stat(r.path()); serr == nil && r.state.File == r.file {
 					return Event{}, r.shortOfDurable(fi.Size())
 				}
-				// The durable end is at the very start of a file the
-				// pull has not created yet, or has only begun to write
-				// (its first bytes may not even have reached the file).
-				if err := r.wait(ctx); err != nil {
-					return Event{}, err
-				}
-				if st, err := ReadState(r.dir); err == nil {
-					r.state = st
-				}
-				continue
 			}
 			if err != nil {
 				return Event{}, err
@@ -247,11 +260,10 @@ func (r *Reader) nextFile() (string, error) {
 	}
 	// Only a file the durable end has moved past is complete; the next
 	// one may still be in the making.
-	st, err := ReadState(r.dir)
-	if err != nil {
+	if err := r.refresh(); err != nil {
 		return "", err
 	}
-	r.state = st
+	st := r.state
 	if position.Compare(position.Pos{File: st.File}, position.Pos{File: r.file}) <= 0 {
 		return "", nil
 	}

@@ -166,7 +166,8 @@ func (w *Writer) create() error {
 	if _, err := w.bw.WriteString(Magic); err != nil {
 		return w.fail(fsx.PathError("write", w.Path(), err))
 	}
-	// The new name must survive a crash before the state mentions it.
+	// The new name must survive a crash before the state records any of
+	// its bytes (the state may name it already, at its start).
 	return w.fail0(fsx.SyncDir(w.Dir))
 }
 

@@ -291,7 +291,7 @@ func (p *puller) prepare(conn *client.Conn, srv *mysqlx.Server, state *binlogdir
 				return err
 			}
 		}
-	} else if pos > int64(len(binlogdir.Magic)) {
+	} else if !state.AtStartOf(state.File) {
 		return cli.WithCode(cli.ExitCorrupt, fmt.Errorf("%s: missing, but %s records %d durable bytes in it", path, binlogdir.StateName, pos))
 	} else if err := p.open(state.File, 0, 0); err != nil {
 		return classifyLocal(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -361,7 +362,7 @@ func (r *replayer) reader(ctx context.Context) (*binlogdir.Reader, error) {
 	if r.cp.Source.ServerID == 0 {
 		r.cp.Source = snapfmt.Source{ServerID: st.Source.ServerID, ServerUUID: st.Source.ServerUUID, Flavor: st.Source.Flavor, Version: st.Source.Version, Address: st.Source.Address}
 	}
-	if _, err := os.Stat(filepath.Join(f.BinlogDir, file)); err != nil && !st.AtStartOf(file) {
+	if _, err := os.Stat(filepath.Join(f.BinlogDir, file)); errors.Is(err, fs.ErrNotExist) && !st.AtStartOf(file) {
 		return nil, cli.WithHint(cli.Errorf(cli.ExitCorrupt, "%s: replay starts in %s, which is not there", f.BinlogDir, file),
 			"the binlogs from there on are needed: dr-ship get --binlogs --since ... can bring them back")
 	}
