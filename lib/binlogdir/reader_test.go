@@ -11,7 +11,7 @@ import (
 )
 
 // After a rotation the pull records the new file at its start before the
-// source sends the event that creates it. A reader that gets there must
+// source's first event of it arrives and the file is created. A reader that gets there must
 // wait for the file (or end, without --follow), not call it missing.
 func TestReaderRotatedFileNotCreatedYet(t *testing.T) {
 	dir := t.TempDir()

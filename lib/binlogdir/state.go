@@ -55,8 +55,9 @@ type State struct {
 
 // AtStartOf reports whether the durable end is at the very start of
 // file. After a rotation the pull records the new file's name before the
-// source sends the event that creates the file: until then the name
-// stands for no bytes, and the file's absence is no loss.
+// source's first event of it arrives, which is when the pull creates the
+// file: until then the name stands for no bytes, and the file's absence
+// is no loss.
 func (s *State) AtStartOf(file string) bool {
 	return s.File == file && s.Pos <= uint64(len(Magic))
 }
