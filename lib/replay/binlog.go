@@ -958,23 +958,26 @@ func (r *replayer) ddl(ctx context.Context, t *apply.Txn) error {
 			if err != nil {
 				return err
 			}
-			err = r.withGTID(ctx, s, t, func() error {
-				run := s
-				for _, st := range stmts {
-					err := r.exec(ctx, run, []apply.Stmt{st})
-					if err != nil && mysqlx.ErrorCode(err) == 1049 && strings.HasPrefix(st.SQL, "USE ") && run == s {
+			var runOn func(s *session, stmts []apply.Stmt) error
+			runOn = func(s *session, stmts []apply.Stmt) error {
+				for i, st := range stmts {
+					err := r.exec(ctx, s, []apply.Stmt{st})
+					if err != nil && mysqlx.ErrorCode(err) == 1049 && strings.HasPrefix(st.SQL, "USE ") {
 						// The source session's database is gone (another
 						// session dropped it); the statement ran there
 						// all the same, so it names what it works on.
 						// It runs on a new session without a database,
-						// never in the one this session had before.
+						// never in the one this session had before:
+						// with the user variables set before the USE,
+						// and logged under the same GTID.
 						conn, err := r.connect(ctx)
 						if err != nil {
 							return err
 						}
 						defer conn.Close()
-						run = &session{conn: conn}
-						continue
+						fresh := &session{conn: conn}
+						rest := append(slices.Clone(stmts[:i]), stmts[i+1:]...)
+						return r.withGTID(ctx, fresh, t, func() error { return runOn(fresh, rest) })
 					}
 					if err != nil && redo && slices.Contains(ddlRedoCodes, mysqlx.ErrorCode(err)) {
 						r.env.Infof("%s was applied before the interruption: %v", t.Label(), err)
@@ -985,7 +988,8 @@ func (r *replayer) ddl(ctx context.Context, t *apply.Txn) error {
 					}
 				}
 				return nil
-			})
+			}
+			err = r.withGTID(ctx, s, t, func() error { return runOn(s, stmts) })
 			if err != nil {
 				return err
 			}
