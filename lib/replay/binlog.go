@@ -54,6 +54,7 @@ type replayer struct {
 	start   position.Pos      // transactions ending at or before it are in the target
 	redo    bool              // the first transaction is a DDL that may have run already
 	filter  func(db, table string) bool
+	warned  map[string]bool // databases whose dropped statements were warned of
 
 	stopAt   time.Time
 	stopPos  position.Pos
@@ -113,7 +114,7 @@ func (c *Cmd) runBinlog(ctx context.Context, env *cli.Env, spec *mysqlx.Spec) er
 		// own GTID: one target transaction each.
 		f.Batch = 1
 	}
-	r := &replayer{cmd: c, env: env, spec: spec, skip: map[string]bool{}}
+	r := &replayer{cmd: c, env: env, spec: spec, skip: map[string]bool{}, warned: map[string]bool{}}
 	if err := r.parseStops(); err != nil {
 		return err
 	}
@@ -175,6 +176,34 @@ func tableFilter(dbs, tables []string) func(db, table string) bool {
 		}
 		return table != "" && slices.Contains(tables, db+"."+table)
 	}
+}
+
+// selects reports whether a statement is replayed: by its session's
+// default database, as mariadb-binlog --database selects. A statement
+// cannot be told apart by table, so --tables drops those of a database it
+// names; and a statement without a default database is dropped by any
+// selection. Each of these is said once for its database: the replay
+// misses what they changed.
+func (r *replayer) selects(t *apply.Txn, st *apply.Statement) bool {
+	if r.filter == nil || r.filter(st.DB, "") {
+		return true
+	}
+	if r.warned[st.DB] {
+		return false
+	}
+	if st.DB == "" {
+		r.warned[st.DB] = true
+		r.env.Warnf("%s: a statement without a default database is not replayed (--databases and --tables select by the session's database): %s", t.Label(), sqltext.Abbrev(st.SQL, 80))
+		return false
+	}
+	for _, name := range r.cmd.Tables {
+		if db, _, _ := strings.Cut(name, "."); db == st.DB {
+			r.warned[db] = true
+			r.env.Warnf("%s: a statement in database %s is not replayed: --tables selects rows, not statements; use --databases %s to replay them", t.Label(), db, db)
+			break
+		}
+	}
+	return false
 }
 
 func (r *replayer) run(ctx context.Context) error {
@@ -558,7 +587,7 @@ func (r *replayer) add(ctx context.Context, t *apply.Txn) error {
 	r.cur = &work{t: t, thread: thread}
 	for _, c := range t.Changes {
 		if c.Stmt != nil {
-			if r.filter != nil && !r.filter(c.Stmt.DB, "") {
+			if !r.selects(t, c.Stmt) {
 				continue
 			}
 			r.cur.barrier = true
@@ -931,7 +960,7 @@ func (r *replayer) ddl(ctx context.Context, t *apply.Txn) error {
 	}
 	var stmts []apply.Stmt
 	for _, c := range t.Changes {
-		if c.Stmt == nil || (r.filter != nil && !r.filter(c.Stmt.DB, "")) {
+		if c.Stmt == nil || !r.selects(t, c.Stmt) {
 			continue
 		}
 		sql, err := r.statementSQL(ctx, c.Stmt)
