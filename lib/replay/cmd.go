@@ -26,9 +26,10 @@ restore continues with --resume.
 
 Binlog replay (--binlog-dir or FILE...) decodes row-based binlogs natively and
 applies each source transaction exactly once: it starts at the target's
-checkpoint, groups many source transactions into one target transaction and
-advances the checkpoint inside it, so a crash at any moment loses nothing and
-repeats nothing. It stops at the end of the binlogs or at --stop-*, skips
+checkpoint and commits batches of source transactions together with the
+checkpoint (or, with --threads, records each applied transaction where the
+next run finds it), so a crash at any moment loses nothing and repeats
+nothing. It stops at the end of the binlogs or at --stop-*, skips
 --skip-gtid, follows a live directory with --follow, and with --sql prints the
 SQL instead.`
 
@@ -40,7 +41,7 @@ type Cmd struct {
 	Conn   mysqlx.ConnFlags `embed:""`
 
 	Snapshot     string   `placeholder:"FILE|-" help:"Restore this snapshot stream (plain or gzip); - reads stdin."`
-	Threads      int      `placeholder:"N" help:"Connections loading data in parallel (default: number of CPUs)."`
+	Threads      int      `placeholder:"N" help:"Connections loading data in parallel (default: number of CPUs; for binlog replay at most 8)."`
 	Databases    []string `placeholder:"LIST" sep:"," help:"Restore or replay only these databases."`
 	Resume       bool     `xor:"mode" help:"Continue an interrupted restore of the same snapshot, skipping what it applied."`
 	Force        bool     `xor:"mode" help:"Drop the snapshot's databases where the target has them, and restore over any earlier restore."`
@@ -61,7 +62,7 @@ type BinlogFlags struct {
 	StopPosition  string   `name:"stop-position" placeholder:"FILE:POS" help:"Stop before the first transaction that starts at or after FILE:POS."`
 	StopGTID      string   `name:"stop-gtid" placeholder:"GTID" help:"Stop before this transaction."`
 	SkipGTID      []string `name:"skip-gtid" placeholder:"GTID" sep:"," help:"Skip these transactions (the accidental DROP, the UPDATE without WHERE) and go on after them."`
-	Tables        []string `placeholder:"LIST" sep:"," help:"Replay only these tables (db.table)."`
+	Tables        []string `placeholder:"LIST" sep:"," help:"Replay only these tables (db.table); statements, selected by database, are not replayed for them."`
 	Follow        bool     `help:"Keep following the binlog directory as dr-binlog-pull writes it."`
 	SQL           bool     `name:"sql" help:"Print the SQL of the selected transactions on stdout instead of applying it (the target is only read)."`
 	Idempotent    bool     `help:"Apply rows whatever the target holds: INSERT as REPLACE, no check that an UPDATE or DELETE found its row."`
