@@ -2,10 +2,7 @@ package apply
 
 import (
 	"encoding/binary"
-	"fmt"
 	"hash/maphash"
-	"math"
-	"reflect"
 	"slices"
 
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -91,6 +88,7 @@ func (t *Table) keys(update bool, rows [][]any, present func(i int) []int, add f
 		start('i', name, u)
 		index[u] = h.Sum64()
 	}
+	var buf []byte
 	for i, row := range rows {
 		cols := present(i)
 		var before []any
@@ -122,7 +120,15 @@ func (t *Table) keys(update bool, rows [][]any, present func(i int) []int, add f
 				if v == nil {
 					continue keys // NULLs never collide in a unique key
 				}
-				writeValue(&h, v)
+				// The value as the statement writes it: the decoder
+				// gives an unsigned column signed values when the
+				// binlog does not say it is unsigned.
+				var err error
+				if buf, err = appendValue(buf[:0], v, &t.Cols[c]); err != nil {
+					add(Key{index[u], index[u]})
+					continue keys
+				}
+				writeBytes(&h, buf)
 			}
 			add(Key{h.Sum64(), index[u]})
 		}
@@ -149,33 +155,8 @@ func (t *Table) exact(cols []int) bool {
 	return true
 }
 
-// writeValue adds one decoded value to h, with its length, so that two
-// columns' values cannot run into each other.
-func writeValue(h *maphash.Hash, v any) {
-	var b [9]byte
-	switch v := v.(type) {
-	case int8, int16, int32, int64, int:
-		binary.LittleEndian.PutUint64(b[1:], uint64(reflect.ValueOf(v).Int()))
-	case uint8, uint16, uint32, uint64:
-		binary.LittleEndian.PutUint64(b[1:], reflect.ValueOf(v).Uint())
-	case float64:
-		binary.LittleEndian.PutUint64(b[1:], math.Float64bits(v))
-	case string:
-		writeBytes(h, []byte(v))
-		return
-	case []byte:
-		writeBytes(h, v)
-		return
-	default:
-		writeBytes(h, fmt.Append(nil, v))
-		return
-	}
-	// The decoder gives a column's values one Go type, so a value's
-	// bits are enough; b[0] keeps numbers apart from strings.
-	b[0] = 'n'
-	h.Write(b[:])
-}
-
+// writeBytes adds a value to h with its length, so that two columns'
+// values cannot run into each other.
 func writeBytes(h *maphash.Hash, v []byte) {
 	var n [9]byte
 	n[0] = 's'

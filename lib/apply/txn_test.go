@@ -168,10 +168,27 @@ func TestKeys(t *testing.T) {
 	if meet(n1, n2) {
 		t.Errorf("NULL unique values conflict")
 	}
-	// An UPDATE's after image without the key: the before image has it.
-	upd := keys(tbl, true, []any{int32(1), "x@y", []byte("c9"), int32(5)}, []any{int32(1), "x@y", []byte("c9"), int32(6)})
+	// An UPDATE's after image without the key: the before image has it,
+	// and gives the row's own key, not the whole index.
+	var upd []Key
+	updRows := [][]any{{int32(1), "x@y", []byte("c9"), int32(5)}, {nil, nil, nil, int32(6)}}
+	tbl.keys(true, updRows, func(i int) []int {
+		if i == 1 {
+			return []int{3}
+		}
+		return []int{0, 1, 2, 3}
+	}, func(k Key) { upd = append(upd, k) })
 	if !meet(upd, a) {
 		t.Errorf("an UPDATE of row 1 does not meet the INSERT of row 1")
+	}
+	if meet(upd, b) {
+		t.Errorf("an UPDATE of row 1 whose after image lacks the key meets row 2: the whole index, not the before image's key")
+	}
+	// An unsigned key decoded without signedness metadata (a negative
+	// int32) is the same value as when the binlog says it is unsigned.
+	unsigned := &Table{DB: "d", Name: "u", Cols: []Column{{Name: "id", DataType: "int", Unsigned: true}}, Key: []int{0}, Uniques: [][]int{{0}}}
+	if !meet(keys(unsigned, ins, []any{int32(-1)}), keys(unsigned, ins, []any{uint32(4294967295)})) {
+		t.Errorf("an unsigned key decoded as signed and as unsigned does not conflict")
 	}
 	// A partial image without the unique column: the whole index, which
 	// meets every row of it.
