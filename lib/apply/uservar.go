@@ -22,7 +22,8 @@ type UserVar struct {
 	Type      byte   // the server's Item_result: string, real, int, decimal
 	Collation uint32 // of a string
 	Value     []byte
-	Unsigned  bool // of an int
+	Unsigned  bool   // of an int
+	Decimal   string // of a DECIMAL, as text
 }
 
 // Item_result values.
@@ -73,7 +74,8 @@ func ParseUserVar(b []byte) (UserVar, error) {
 			return v, fmt.Errorf("%w: %d bytes for a number", errUserVar, len(v.Value))
 		}
 	case userVarDecimal:
-		if _, err := decodeDecimal(v.Value); err != nil {
+		var err error
+		if v.Decimal, err = decodeDecimal(v.Value); err != nil {
 			return v, err
 		}
 	case userVarString:
@@ -84,9 +86,10 @@ func ParseUserVar(b []byte) (UserVar, error) {
 }
 
 // SQL sets the variable as the source had it. collations names a
-// string's collation and its character set; a collation it does not have
-// leaves the bytes as binary.
-func (v UserVar) SQL(collations map[uint32]Collation) string {
+// string's collation and its character set. A collation the target does
+// not have is an error: as binary, the value would compare differently in
+// the statements that use it.
+func (v UserVar) SQL(collations map[uint32]Collation) (string, error) {
 	b := []byte("SET @")
 	b = sqltext.AppendIdent(b, v.Name)
 	b = append(b, " := "...)
@@ -102,24 +105,23 @@ func (v UserVar) SQL(collations map[uint32]Collation) string {
 		// A DOUBLE literal (with an exponent) keeps the type.
 		b = strconv.AppendFloat(b, f, 'e', -1, 64)
 	case v.Type == userVarDecimal:
-		d, _ := decodeDecimal(v.Value)
-		b = append(b, d...)
+		b = append(b, v.Decimal...)
 	default:
 		c, ok := collations[v.Collation]
 		if !ok {
-			c.Charset = "binary"
+			return "", fmt.Errorf("user variable @%s: the target has no collation number %d", v.Name, v.Collation)
 		}
 		b = append(b, '_')
 		b = append(b, c.Charset...)
 		b = append(b, ' ')
 		b = sqltext.AppendHex(b, v.Value)
-		if ok {
-			b = append(b, " COLLATE "...)
-			b = sqltext.AppendIdent(b, c.Name)
-		}
+		b = append(b, " COLLATE "...)
+		b = sqltext.AppendIdent(b, c.Name)
 	}
-	return string(b)
+	return string(b), nil
 }
+
+var pow10 = [10]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
 
 // decodeDecimal reads the server's binary DECIMAL of a user variable: a
 // byte of precision, one of scale, then the digits in groups of nine, four
@@ -148,29 +150,37 @@ func decodeDecimal(b []byte) (string, error) {
 			d[i] ^= 0xff
 		}
 	}
-	num := func(p []byte) uint64 {
+	// group reads the next group of digits, which must have no more
+	// than it may: corrupt bytes are no number, not another one.
+	pos := 0
+	var bad bool
+	group := func(digits int) uint64 {
+		n := digBytes[digits]
 		var x uint64
-		for _, c := range p {
+		for _, c := range d[pos : pos+n] {
 			x = x<<8 | uint64(c)
+		}
+		pos += n
+		if x >= pow10[digits] {
+			bad = true
 		}
 		return x
 	}
 	var ip, fp strings.Builder
-	pos := 0
-	if n := digBytes[intg%9]; n > 0 {
-		ip.WriteString(strconv.FormatUint(num(d[pos:pos+n]), 10))
-		pos += n
+	if intg%9 > 0 {
+		ip.WriteString(strconv.FormatUint(group(intg%9), 10))
 	}
 	for range intg / 9 {
-		fmt.Fprintf(&ip, "%09d", num(d[pos:pos+4]))
-		pos += 4
+		fmt.Fprintf(&ip, "%09d", group(9))
 	}
 	for range scale / 9 {
-		fmt.Fprintf(&fp, "%09d", num(d[pos:pos+4]))
-		pos += 4
+		fmt.Fprintf(&fp, "%09d", group(9))
 	}
-	if n := digBytes[scale%9]; n > 0 {
-		fmt.Fprintf(&fp, "%0*d", scale%9, num(d[pos:pos+n]))
+	if scale%9 > 0 {
+		fmt.Fprintf(&fp, "%0*d", scale%9, group(scale%9))
+	}
+	if bad {
+		return "", fmt.Errorf("%w: a DECIMAL digit group out of range", errUserVar)
 	}
 	s := strings.TrimLeft(ip.String(), "0")
 	if s == "" {

@@ -32,8 +32,8 @@ func TestUserVar(t *testing.T) {
 			t.Errorf("%s: %v", want, err)
 			continue
 		}
-		if got := v.SQL(collations); got != want {
-			t.Errorf("got  %s\nwant %s", got, want)
+		if got, err := v.SQL(collations); err != nil || got != want {
+			t.Errorf("got  %s, %v\nwant %s", got, err, want)
 		}
 		for n := range b {
 			if _, err := ParseUserVar(b[:n]); err == nil && n < len(b)-1 {
@@ -41,10 +41,15 @@ func TestUserVar(t *testing.T) {
 			}
 		}
 	}
-	// A collation the target does not know: the bytes, as binary.
+	// A collation the target does not know: as binary the value would
+	// compare differently, so it is an error.
 	v := UserVar{Name: "x", Type: userVarString, Collation: 999, Value: []byte("é")}
-	if got := v.SQL(collations); got != "SET @`x` := _binary 0xc3a9" {
-		t.Errorf("unknown collation: %s", got)
+	if got, err := v.SQL(collations); err == nil || !strings.Contains(err.Error(), "no collation number 999") {
+		t.Errorf("unknown collation: %s, %v; want an error naming it", got, err)
+	}
+	// A DECIMAL digit group beyond its digits: corrupt, not a number.
+	if _, err := decodeDecimal([]byte{9, 0, 0xff, 0xff, 0xff, 0xff}); err == nil {
+		t.Errorf("DECIMAL(9,0) of 0xffffffff: no error")
 	}
 }
 
@@ -55,7 +60,7 @@ func FuzzParseUserVar(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if v, err := ParseUserVar(b); err == nil {
-			v.SQL(collations)
+			_, _ = v.SQL(collations) // only that it does not panic
 		}
 	})
 }

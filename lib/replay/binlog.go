@@ -591,7 +591,7 @@ func (r *replayer) add(ctx context.Context, t *apply.Txn) error {
 				continue
 			}
 			r.cur.barrier = true
-			stmts, err := r.statementSQL(ctx, c.Stmt)
+			stmts, err := r.statementSQL(ctx, t, c.Stmt)
 			if err != nil {
 				return err
 			}
@@ -722,14 +722,18 @@ func (r *replayer) push(t *apply.Txn, stmts ...apply.Stmt) {
 }
 
 // statementSQL runs a QUERY event's statement as the source's session did.
-func (r *replayer) statementSQL(ctx context.Context, st *apply.Statement) ([]apply.Stmt, error) {
+func (r *replayer) statementSQL(ctx context.Context, t *apply.Txn, st *apply.Statement) ([]apply.Stmt, error) {
 	collations, err := r.cat.Collations(ctx)
 	if err != nil {
 		return nil, r.targetError(err)
 	}
 	var out []apply.Stmt
 	for _, v := range st.UserVars {
-		out = append(out, apply.Stmt{SQL: v.SQL(collations), Want: -1})
+		sql, err := v.SQL(collations)
+		if err != nil {
+			return nil, cli.WithCode(cli.ExitCorrupt, fmt.Errorf("%s: %w", t.Label(), err))
+		}
+		out = append(out, apply.Stmt{SQL: sql, Want: -1})
 	}
 	// A statement on a database as a whole is logged in the database it
 	// names (CREATE DATABASE), or in one that may be gone: its default
@@ -963,7 +967,7 @@ func (r *replayer) ddl(ctx context.Context, t *apply.Txn) error {
 		if c.Stmt == nil || !r.selects(t, c.Stmt) {
 			continue
 		}
-		sql, err := r.statementSQL(ctx, c.Stmt)
+		sql, err := r.statementSQL(ctx, t, c.Stmt)
 		if err != nil {
 			return err
 		}
