@@ -254,7 +254,7 @@ func (r *restorer) checkTarget(ctx context.Context) error {
 	names := r.selectedNames()
 	var existing []string
 	if len(names) > 0 {
-		rows, err := mysqlx.Query(ctx, r.main, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ("+stringList(names)+") ORDER BY SCHEMA_NAME")
+		rows, err := mysqlx.Query(ctx, r.main, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN "+sqltext.InList(names)+" ORDER BY SCHEMA_NAME")
 		if err != nil {
 			return cli.WithCode(cli.ExitIO, fmt.Errorf("%s: %w", r.spec, err))
 		}
@@ -319,15 +319,6 @@ func (r *restorer) checkTarget(ctx context.Context) error {
 	return r.checkpoint(ctx, apply.StateRestoring)
 }
 
-// stringList is names as a list of SQL string literals, for IN (...).
-func stringList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = sqltext.QuoteString(n)
-	}
-	return strings.Join(q, ",")
-}
-
 func quoteAll(names []string) []string {
 	out := make([]string, len(names))
 	for i, n := range names {
@@ -359,8 +350,8 @@ func (r *restorer) awaitQuiet(ctx context.Context) error {
 	if len(names) == 0 {
 		return nil
 	}
-	query := "SELECT ID, COMMAND, DB FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND DB IN (" + stringList(names) +
-		") AND (COMMAND NOT IN ('Sleep', 'Daemon', 'Killed') OR COMMAND = 'Sleep' AND TIME < 2)"
+	query := "SELECT ID, COMMAND, DB FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND DB IN " + sqltext.InList(names) +
+		" AND (COMMAND NOT IN ('Sleep', 'Daemon', 'Killed') OR COMMAND = 'Sleep' AND TIME < 2)"
 	for start := time.Now(); ; {
 		rows, err := mysqlx.Query(ctx, r.main, query)
 		if err != nil {

@@ -170,15 +170,6 @@ func newSelection(c *Cmd) (*selection, error) {
 	return s, nil
 }
 
-// inList is "(`a`,`b`)" as string literals for an IN clause.
-func inList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = sqltext.QuoteString(n)
-	}
-	return "(" + strings.Join(q, ",") + ")"
-}
-
 // readCatalog lists what the selection covers, from information_schema.
 // It runs under the lock, so that what it lists is exactly what exists at
 // the snapshot's point.
@@ -219,7 +210,7 @@ func readCatalog(ctx context.Context, c *client.Conn, sel *selection) (*catalog,
 		cat.dbs = append(cat.dbs, d)
 		byName[n] = d
 	}
-	in := inList(want)
+	in := sqltext.InList(want)
 
 	tables := map[[2]string]*table{}
 	rows, err = mysqlx.Query(ctx, c, "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, ENGINE "+
@@ -432,7 +423,7 @@ func readSizes(ctx context.Context, c *client.Conn, cat *catalog) error {
 	if len(dbs) == 0 {
 		return nil
 	}
-	rows, err := mysqlx.Query(ctx, c, "SELECT TABLE_SCHEMA, TABLE_NAME, IFNULL(DATA_LENGTH,0) FROM information_schema.TABLES WHERE TABLE_SCHEMA IN "+inList(dbs))
+	rows, err := mysqlx.Query(ctx, c, "SELECT TABLE_SCHEMA, TABLE_NAME, IFNULL(DATA_LENGTH,0) FROM information_schema.TABLES WHERE TABLE_SCHEMA IN "+sqltext.InList(dbs))
 	if err != nil {
 		return classify(fmt.Errorf("table sizes: %w", err))
 	}

@@ -38,7 +38,7 @@ func (s *snapshot) checkPrivileges(ctx context.Context) error {
 	if !rows[0].Null(1) {
 		grantees = append(grantees, "'"+rows[0].Str(1)+"'")
 	}
-	in := inList(grantees)
+	in := sqltext.InList(grantees)
 	global := map[string]bool{}
 	rows, err = mysqlx.Query(ctx, s.main, "SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN "+in)
 	if err != nil {

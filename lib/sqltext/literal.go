@@ -46,6 +46,16 @@ func QuoteString(s string) string {
 	return string(appendString(make([]byte, 0, len(s)+8), s))
 }
 
+// InList returns names as the parenthesized list of string literals of
+// an IN (...) condition.
+func InList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = QuoteString(n)
+	}
+	return "(" + strings.Join(q, ",") + ")"
+}
+
 // appendString serves both AppendString and QuoteString, so that the
 // string form needs no conversion copy of its input.
 //

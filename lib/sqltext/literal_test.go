@@ -235,3 +235,9 @@ func TestAbbrev(t *testing.T) {
 		}
 	}
 }
+
+func TestInList(t *testing.T) {
+	if got := InList([]string{"a", "it's"}); got != `('a','it\'s')` {
+		t.Errorf("InList = %s", got)
+	}
+}
