@@ -767,13 +767,13 @@ func (r *replayer) flush(ctx context.Context) error {
 	t := r.pending
 	cp := *r.cp
 	cp.State = apply.StateRestored
-	cp.Binlog = snapfmt.BinlogPos{File: t.File, Pos: uint64(t.End)}
+	cp.Binlog = txnEnd(t)
 	cp.GTIDSet = r.set.String()
 	cp.Updated = r.env.Now()
 	batch := r.batch
 	r.batch, r.batchBytes, r.pending = nil, 0, nil
 	if r.cmd.SQL {
-		*r.cp = cp
+		*r.cp, r.consumed = cp, nil
 		return r.printBatch(withFormats(statements(batch), &r.sqlFormat))
 	}
 	var err error
@@ -956,7 +956,7 @@ func (r *replayer) ddl(ctx context.Context, t *apply.Txn) error {
 		return err
 	}
 	s := r.main
-	if thread := r.tempThread(t); thread != 0 {
+	if thread := r.tempThread(t); thread != 0 && !r.cmd.SQL {
 		var err error
 		if s, err = r.tempSession(ctx, thread); err != nil {
 			return err
