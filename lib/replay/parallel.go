@@ -220,6 +220,11 @@ var replayOptions = mysqlx.WithClientOptions(func(c *client.Conn) error {
 // back, as in a batch applied in one transaction.
 func (r *replayer) applyParallel(ctx context.Context, batch []*work, cp *apply.Checkpoint) error {
 	parts := partition(batch, len(r.workers))
+	if slices.IndexFunc(parts, func(p []*work) bool { return len(p) == len(batch) }) >= 0 {
+		// One part holds it all (a foreign-key family, a hot row): one
+		// transaction with the checkpoint does, as without workers.
+		return r.applySerial(ctx, r.main, statements(batch), cp)
+	}
 	each := func(f func(i int, part []*work) error) []error {
 		errs := make([]error, len(parts))
 		var wg sync.WaitGroup
