@@ -270,6 +270,13 @@ func (r *restorer) checkTarget(ctx context.Context) error {
 	switch {
 	case r.cmd.Resume:
 		if cp != nil && cp.Snapshot == r.id && cp.State != apply.StateRestoring {
+			// Done, but perhaps with other --databases than these.
+			for _, db := range names {
+				if !slices.Contains(existing, db) {
+					return cli.WithHint(cli.Errorf(cli.ExitRefused, "%s: snapshot %.12s is restored, but without database %s", r.spec, r.id, sqltext.QuoteIdent(db)),
+						"the restore ran with other --databases; --force --databases restores the missing ones")
+				}
+			}
 			return errRestored
 		}
 		if cp == nil || cp.Snapshot != r.id || cp.State != apply.StateRestoring {
