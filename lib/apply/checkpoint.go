@@ -125,13 +125,13 @@ func WriteCheckpointSQL(cp *Checkpoint) string {
 }
 
 // DoneSQL records, in the transaction that applied them, that the source
-// transactions ending at ends are applied.
+// transactions ending at ends are applied. ends must not be empty.
 func DoneSQL(ends []snapfmt.BinlogPos) string {
 	return "INSERT INTO " + Schema + ".replay_done (binlog_file, binlog_end) VALUES " + endList(ends)
 }
 
 // ForgetDoneSQL deletes what DoneSQL recorded of ends, in the transaction
-// that moves the checkpoint past them.
+// that moves the checkpoint past them. ends must not be empty.
 func ForgetDoneSQL(ends []snapfmt.BinlogPos) string {
 	return "DELETE FROM " + Schema + ".replay_done WHERE (binlog_file, binlog_end) IN (" + endList(ends) + ")"
 }
