@@ -124,11 +124,13 @@ func (k *Catalog) Table(ctx context.Context, db, name string) (*Table, error) {
 	// Key: the first key whose columns are all whole and NOT NULL.
 	var cur string
 	var cols, all []int
+	var names []string // of the unique keys, as Uniques
 	ok := true
 	for i := 0; i <= len(rows); i++ {
 		if i == len(rows) || rows[i].Str(0) != cur {
 			if cur != "" {
 				t.Uniques = append(t.Uniques, all)
+				names = append(names, cur)
 			}
 			if cur != "" && ok && len(cols) > 0 && t.Key == nil {
 				t.Key = cols
@@ -154,6 +156,9 @@ func (k *Catalog) Table(ctx context.Context, db, name string) (*Table, error) {
 		}
 		cols = append(cols, idx)
 	}
+	if err := k.periodKeys(ctx, t, names); err != nil {
+		return nil, err
+	}
 	if t.Family, err = k.family(ctx, t.String()); err != nil {
 		return nil, err
 	}
@@ -164,6 +169,50 @@ func (k *Catalog) Table(ctx context.Context, db, name string) (*Table, error) {
 	t.Triggers = rows[0].Uint(0) > 0
 	k.tables[key] = t
 	return t, nil
+}
+
+// periodKeys finds the unique keys WITHOUT OVERLAPS (MariaDB's
+// application-time periods) among t's, named names, and makes them count
+// as one value for their whole index (see Keys): two rows meet in such a
+// key when their periods overlap, not when their values are equal. The
+// index lists the period's end and start columns last; only a table with
+// a unique key that ends in two temporal columns is asked for its
+// definition.
+func (k *Catalog) periodKeys(ctx context.Context, t *Table, names []string) error {
+	temporal := func(c int) bool {
+		if c < 0 {
+			return false
+		}
+		switch t.Cols[c].DataType {
+		case "date", "datetime", "timestamp":
+			return true
+		}
+		return false
+	}
+	maybe := slices.ContainsFunc(t.Uniques, func(u []int) bool {
+		return len(u) >= 2 && temporal(u[len(u)-1]) && temporal(u[len(u)-2])
+	})
+	if !maybe {
+		return nil
+	}
+	rows, err := mysqlx.Query(ctx, k.c, "SHOW CREATE TABLE "+t.String())
+	if err != nil {
+		return fmt.Errorf("read definition of %s: %w", t, err)
+	}
+	if len(rows) == 0 {
+		return fmt.Errorf("read definition of %s: SHOW CREATE TABLE returned nothing", t)
+	}
+	for _, line := range strings.Split(rows[0].Str(1), "\n") {
+		if !strings.Contains(line, " WITHOUT OVERLAPS") {
+			continue
+		}
+		for u, name := range names {
+			if strings.Contains(line, " KEY "+sqltext.QuoteIdent(name)+" (") {
+				t.Uniques[u] = append(t.Uniques[u], -1)
+			}
+		}
+	}
+	return nil
 }
 
 // family returns the foreign-key family of the table named (qualified):
