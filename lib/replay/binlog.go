@@ -206,6 +206,12 @@ func (r *replayer) selects(t *apply.Txn, st *apply.Statement) bool {
 	return false
 }
 
+// skipGiven reports whether --skip-gtid names g.
+func (r *replayer) skipGiven(g string) bool {
+	_, ok := r.skip[g]
+	return ok
+}
+
 func (r *replayer) run(ctx context.Context) error {
 	f := &r.cmd.BinlogFlags
 	r.started = r.env.Now()
@@ -535,11 +541,15 @@ func (r *replayer) txn(ctx context.Context, t *apply.Txn) (done bool, err error)
 		// checkpoint: in the target, and in the next checkpoint.
 		delete(r.done, end)
 		r.consumed = append(r.consumed, end)
+		if g := t.GTID.String(); t.HasGTID && r.skipGiven(g) {
+			r.skip[g] = true
+			r.env.Warnf("--skip-gtid %s: an earlier run that was cut off applied it already; it cannot be skipped now", g)
+		}
 		r.advance(t)
 		return false, nil
 	}
 	if t.HasGTID {
-		if _, ok := r.skip[t.GTID.String()]; ok {
+		if r.skipGiven(t.GTID.String()) {
 			r.skip[t.GTID.String()] = true
 			r.skipped++
 			r.env.Infof("skipped %s", t.Label())

@@ -261,7 +261,9 @@ func (r *replayer) applyParallel(ctx context.Context, batch []*work, cp *apply.C
 		}
 	}
 	errs = each(func(i int, _ []*work) error {
-		if err := mysqlx.Exec(ctx, r.workers[i].conn, "COMMIT"); err != nil {
+		// Not cut short by a signal: every part has passed, and all of
+		// them committing leaves less for replay_done to sort out.
+		if err := mysqlx.Exec(context.Background(), r.workers[i].conn, "COMMIT"); err != nil {
 			return r.targetError(err)
 		}
 		return nil
