@@ -64,6 +64,11 @@ func qualified(db, t string) string { return sqltext.QuoteIdent(db) + "." + sqlt
 // Catalog reads table definitions from the target and keeps them until
 // DDL may have changed them.
 type Catalog struct {
+	// Families: Table fills in Family, for Keys. Without it the
+	// server-wide read of foreign keys, again after every Forget, is
+	// spared.
+	Families bool
+
 	c          *client.Conn
 	tables     map[string]*Table
 	collations map[uint32]Collation
@@ -159,8 +164,10 @@ func (k *Catalog) Table(ctx context.Context, db, name string) (*Table, error) {
 	if err := k.periodKeys(ctx, t, names); err != nil {
 		return nil, err
 	}
-	if t.Family, err = k.family(ctx, t.String()); err != nil {
-		return nil, err
+	if k.Families {
+		if t.Family, err = k.family(ctx, t.String()); err != nil {
+			return nil, err
+		}
 	}
 	rows, err = mysqlx.Query(ctx, k.c, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = "+q(db)+" AND EVENT_OBJECT_TABLE = "+q(name))
 	if err != nil {

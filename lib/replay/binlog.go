@@ -232,6 +232,9 @@ func (r *replayer) run(ctx context.Context) error {
 		return err
 	}
 	defer r.closeWorkers()
+	if r.cat.Families = len(r.workers) > 0; r.cat.Families {
+		r.cat.Forget() // nothing read so far lacks its family
+	}
 	rd, err := r.reader(ctx)
 	if err != nil {
 		return err
